@@ -1,0 +1,226 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Drivers hashcart can store its data with.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Options tunes Open.
+type Options struct {
+	// MaxOpenConns bounds the connections used for reads (and, on
+	// PostgreSQL, for writes). SQLite always writes through one connection.
+	MaxOpenConns int
+	// Now is the clock used for timestamps; time.Now when nil. Times are
+	// stored in UTC.
+	Now func() time.Time
+	// Logger receives slow-query and error logs; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// DB is an open hashcart database. It is safe for concurrent use.
+type DB struct {
+	driver string
+	// w runs writes and transactions. On SQLite it is a single connection:
+	// SQLite has one writer at a time, and queueing in Go is cheaper than
+	// SQLite's busy-retry loop.
+	w *gorm.DB
+	// r runs reads outside transactions. On SQLite it is a separate,
+	// query-only pool so readers never wait for the writer (WAL mode).
+	r   *gorm.DB
+	now func() time.Time
+	log *slog.Logger
+}
+
+// Open connects to the database named by driver and dsn. It does not
+// migrate; call Migrate.
+//
+// On SQLite the database runs in WAL mode with synchronous=FULL, so a
+// committed transaction has been fsync'd before Commit returns.
+func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	gcfg := &gorm.Config{
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return opts.Now().UTC() },
+	}
+	db := &DB{driver: driver, now: opts.Now, log: opts.Logger}
+	switch driver {
+	case DriverSQLite:
+		w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, false)), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %q: %w", dsn, err)
+		}
+		wsql, err := w.DB()
+		if err != nil {
+			return nil, err
+		}
+		wsql.SetMaxOpenConns(1)
+		wsql.SetMaxIdleConns(1)
+		wsql.SetConnMaxLifetime(0)
+		wsql.SetConnMaxIdleTime(0)
+		db.w, db.r = w, w
+		if !isMemory(dsn) {
+			r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), gcfg)
+			if err != nil {
+				return nil, fmt.Errorf("open sqlite %q for reading: %w", dsn, err)
+			}
+			rsql, err := r.DB()
+			if err != nil {
+				return nil, err
+			}
+			rsql.SetMaxOpenConns(opts.MaxOpenConns)
+			rsql.SetMaxIdleConns(opts.MaxOpenConns)
+			db.r = r
+		}
+	case DriverPostgres:
+		g, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqldb, err := g.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+		sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		db.w, db.r = g, g
+	default:
+		return nil, fmt.Errorf("storage driver %q: %w", driver, ErrUnknownDriver)
+	}
+	if err := db.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// ErrUnknownDriver is returned by Open for a driver other than sqlite or postgres.
+var ErrUnknownDriver = errors.New("unknown driver (use sqlite or postgres)")
+
+// sqliteDSN adds the pragmas hashcart relies on to a file name or file: URI.
+func sqliteDSN(dsn string, readOnly bool) string {
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "foreign_keys(1)")
+	if !isMemory(dsn) {
+		params.Add("_pragma", "journal_mode(WAL)")
+	}
+	// FULL: the WAL is fsync'd at every commit, so an acknowledged event
+	// survives a power cut, not only a crash of the process.
+	params.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		params.Add("_pragma", "query_only(1)")
+	} else {
+		params.Set("_txlock", "immediate")
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + params.Encode()
+}
+
+func isMemory(dsn string) bool {
+	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
+}
+
+// Driver names the database in use: DriverSQLite or DriverPostgres.
+func (db *DB) Driver() string { return db.driver }
+
+// Now returns the store's clock reading in UTC.
+func (db *DB) Now() time.Time { return db.now().UTC() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	sqldb, err := db.w.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqldb.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", db.driver, err)
+	}
+	return nil
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var errs []error
+	for _, g := range []*gorm.DB{db.w, db.r} {
+		if g == nil {
+			continue
+		}
+		if sqldb, err := g.DB(); err == nil {
+			errs = append(errs, sqldb.Close())
+		}
+		if db.r == db.w {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type txKey struct{}
+
+// InTx runs fn in one transaction. Store methods called with the context fn
+// receives join that transaction. If fn returns an error or panics, the
+// transaction is rolled back; otherwise it is committed. A nested InTx joins
+// the outer transaction.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	return db.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+}
+
+// write returns the transaction in ctx, or the writer pool.
+func (db *DB) write(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return db.w.WithContext(ctx)
+}
+
+// read returns the transaction in ctx, or the reader pool.
+func (db *DB) read(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return db.r.WithContext(ctx)
+}
+
+// forUpdate is the row-claiming suffix: on PostgreSQL rows are locked and
+// rows locked by another instance are skipped; SQLite has a single writer,
+// and the immediate transaction already excludes every other one.
+func (db *DB) forUpdate() string {
+	if db.driver == DriverPostgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}

@@ -1,0 +1,171 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashcart/hashcart/inbox"
+)
+
+// inboxRow is the inbox_events table.
+type inboxRow struct {
+	ID            int64
+	EventID       string
+	ForUserID     string
+	Kind          string
+	Payload       string
+	Users         string
+	Status        string
+	Attempts      int
+	LastError     string
+	ReceivedAt    time.Time
+	NextAttemptAt time.Time
+	ProcessedAt   *time.Time
+}
+
+func (inboxRow) TableName() string { return "inbox_events" }
+
+func (r inboxRow) event() inbox.Event {
+	return inbox.Event{
+		Seq:        r.ID,
+		ID:         r.EventID,
+		ForUserID:  r.ForUserID,
+		Kind:       inbox.Kind(r.Kind),
+		Payload:    []byte(r.Payload),
+		Users:      []byte(r.Users),
+		ReceivedAt: r.ReceivedAt,
+		Attempts:   r.Attempts,
+	}
+}
+
+// Inbox implements inbox.Store.
+type Inbox struct{ db *DB }
+
+// Inbox returns the inbox store.
+func (db *DB) Inbox() *Inbox { return &Inbox{db: db} }
+
+var _ inbox.Store = (*Inbox)(nil)
+
+const inboxInsertCols = 9
+
+// InsertEvents implements inbox.Store with multi-row INSERT ... ON
+// CONFLICT DO NOTHING statements in one transaction.
+func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, error) {
+	now := s.db.Now()
+	inserted := 0
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		const chunk = 500
+		for start := 0; start < len(events); start += chunk {
+			part := events[start:min(start+chunk, len(events))]
+			var sb strings.Builder
+			sb.WriteString("INSERT INTO inbox_events (event_id, for_user_id, kind, payload, users, status, attempts, received_at, next_attempt_at) VALUES ")
+			args := make([]any, 0, len(part)*inboxInsertCols)
+			for i, ev := range part {
+				if i > 0 {
+					sb.WriteString(",")
+				}
+				sb.WriteString("(?,?,?,?,?,?,0,?,?)")
+				status := inbox.StatusPending
+				if !ev.Kind.Actionable() {
+					status = inbox.StatusSkipped
+				}
+				received := ev.ReceivedAt.UTC()
+				if ev.ReceivedAt.IsZero() {
+					received = now
+				}
+				args = append(args, ev.ID, ev.ForUserID, string(ev.Kind), string(ev.Payload), string(ev.Users), string(status), received, now)
+			}
+			sb.WriteString(" ON CONFLICT (event_id) DO NOTHING")
+			res := tx.Exec(sb.String(), args...)
+			if res.Error != nil {
+				return res.Error
+			}
+			inserted += int(res.RowsAffected)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store %d inbox events: %w", len(events), err)
+	}
+	return inserted, nil
+}
+
+// ProcessDue implements inbox.Store. Each event runs under a savepoint so a
+// failing handler undoes only its own effects.
+func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
+	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
+	claimed := 0
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		now := s.db.Now()
+		var rows []inboxRow
+		err := tx.Raw(`SELECT * FROM inbox_events
+WHERE status = 'pending' AND next_attempt_at <= ?
+ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		claimed = len(rows)
+		for i, row := range rows {
+			ev := row.event()
+			sp := fmt.Sprintf("ev%d", i)
+			if err := tx.SavePoint(sp).Error; err != nil {
+				return err
+			}
+			herr := handle(ctx, ev)
+			if herr == nil {
+				err = tx.Exec(`UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id = ?`,
+					s.db.Now(), row.ID).Error
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.RollbackTo(sp).Error; err != nil {
+				return err
+			}
+			if errors.Is(herr, context.Canceled) && ctx.Err() != nil {
+				return herr
+			}
+			next, dead := retry(ev, herr)
+			status := inbox.StatusPending
+			if dead {
+				status, next = inbox.StatusDead, now
+			}
+			msg := herr.Error()
+			if len(msg) > 1000 {
+				msg = msg[:1000]
+			}
+			err = tx.Exec(`UPDATE inbox_events SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`,
+				string(status), msg, next.UTC(), row.ID).Error
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("process inbox: %w", err)
+	}
+	return claimed, nil
+}
+
+// Counts returns how many events are in each status.
+func (s *Inbox) Counts(ctx context.Context) (map[inbox.Status]int, error) {
+	var rows []struct {
+		Status string
+		N      int
+	}
+	if err := s.db.read(ctx).Raw(`SELECT status, COUNT(*) AS n FROM inbox_events GROUP BY status`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count inbox: %w", err)
+	}
+	out := map[inbox.Status]int{}
+	for _, r := range rows {
+		out[inbox.Status(r.Status)] = r.N
+	}
+	return out, nil
+}

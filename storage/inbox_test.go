@@ -1,0 +1,237 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashcart/hashcart/inbox"
+	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/storage/storagetest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func events(n int, kind inbox.Kind) []inbox.Event {
+	out := make([]inbox.Event, n)
+	for i := range out {
+		out[i] = inbox.Event{
+			ID:        fmt.Sprintf("%s:%d", kind, 1000+i),
+			ForUserID: "2244994945",
+			Kind:      kind,
+			Payload:   []byte(fmt.Sprintf(`{"id_str":"%d","text":"#BuyNow"}`, 1000+i)),
+		}
+	}
+	return out
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for i := 0; i < 2; i++ {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("migrate run %d: %v", i+1, err)
+			}
+		}
+		v, err := db.AppliedVersion(ctx)
+		if err != nil || v != storage.SchemaVersion() {
+			t.Fatalf("applied version = %d, %v; want %d", v, err, storage.SchemaVersion())
+		}
+	})
+}
+
+func TestInsertDeduplicatesByEventID(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		evs := events(50, inbox.KindTweetCreate)
+		n, err := db.Inbox().InsertEvents(ctx, evs)
+		if err != nil || n != 50 {
+			t.Fatalf("first insert = %d, %v; want 50", n, err)
+		}
+		n, err = db.Inbox().InsertEvents(ctx, append(evs[:10:10], events(60, inbox.KindTweetCreate)[50:]...))
+		if err != nil || n != 10 {
+			t.Fatalf("second insert = %d, %v; want 10 new", n, err)
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events"); got != 60 {
+			t.Fatalf("rows = %d, want 60", got)
+		}
+	})
+}
+
+func TestKindsNotActedOnAreStoredAndSkipped(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		evs := append(events(3, "favorite"), events(2, inbox.KindDirectMessage)...)
+		if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		var handled []inbox.Kind
+		_, err := db.Inbox().ProcessDue(ctx, 10, func(ctx context.Context, ev inbox.Event) error {
+			handled = append(handled, ev.Kind)
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(handled) != 2 || handled[0] != inbox.KindDirectMessage {
+			t.Fatalf("handled %v, want the 2 direct messages only", handled)
+		}
+		counts, _ := db.Inbox().Counts(ctx)
+		if counts[inbox.StatusSkipped] != 3 || counts[inbox.StatusDone] != 2 {
+			t.Fatalf("counts = %v, want 3 skipped and 2 done", counts)
+		}
+	})
+}
+
+func effectsTable(t *testing.T, db *storage.DB) {
+	if err := db.ExecForTest(context.Background(), "CREATE TABLE test_effects (event_id TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recordEffect(db *storage.DB) func(ctx context.Context, ev inbox.Event) error {
+	return func(ctx context.Context, ev inbox.Event) error {
+		return db.ExecForTest(ctx, "INSERT INTO test_effects (event_id) VALUES (?)", ev.ID)
+	}
+}
+
+// A crash between claiming and committing must leave the events pending and
+// their effects undone, so the next claim processes each exactly once.
+func TestInterruptedBatchIsRolledBackAndProcessedOnce(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		effectsTable(t, db)
+		if _, err := db.Inbox().InsertEvents(ctx, events(20, inbox.KindTweetCreate)); err != nil {
+			t.Fatal(err)
+		}
+		dying, die := context.WithCancel(ctx)
+		seen := 0
+		_, err := db.Inbox().ProcessDue(dying, 20, func(ctx context.Context, ev inbox.Event) error {
+			if err := recordEffect(db)(ctx, ev); err != nil {
+				return err
+			}
+			if seen++; seen == 10 {
+				die()
+				return ctx.Err()
+			}
+			return nil
+		}, nil)
+		if err == nil {
+			t.Fatal("interrupted batch reported success")
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects"); got != 0 {
+			t.Fatalf("effects after the crash = %d, want 0 (rolled back)", got)
+		}
+		n, err := db.Inbox().ProcessDue(ctx, 100, recordEffect(db), nil)
+		if err != nil || n != 20 {
+			t.Fatalf("reprocess = %d, %v; want 20", n, err)
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM (SELECT event_id FROM test_effects GROUP BY event_id HAVING COUNT(*) = 1) x"); got != 20 {
+			t.Fatalf("events with exactly one effect = %d, want 20", got)
+		}
+	})
+}
+
+func TestFailedHandlerUndoesItsEffectsAndRetriesLater(t *testing.T) {
+	now := time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	storagetest.Each(t, storagetest.Options{Now: clock}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		effectsTable(t, db)
+		if _, err := db.Inbox().InsertEvents(ctx, events(3, inbox.KindTweetCreate)); err != nil {
+			t.Fatal(err)
+		}
+		failing := "tweet_create:1001"
+		handle := func(ctx context.Context, ev inbox.Event) error {
+			if err := recordEffect(db)(ctx, ev); err != nil {
+				return err
+			}
+			if ev.ID == failing {
+				return errors.New("offer store unavailable")
+			}
+			return nil
+		}
+		var retried []int
+		retry := func(ev inbox.Event, err error) (time.Time, bool) {
+			retried = append(retried, ev.Attempts)
+			return now.Add(time.Minute), ev.Attempts+1 >= 2
+		}
+		if n, err := db.Inbox().ProcessDue(ctx, 10, handle, retry); err != nil || n != 3 {
+			t.Fatalf("first pass = %d, %v", n, err)
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects WHERE event_id = ?", failing); got != 0 {
+			t.Fatalf("failed event left %d effects", got)
+		}
+		if n, _ := db.Inbox().ProcessDue(ctx, 10, handle, retry); n != 0 {
+			t.Fatalf("retry ran %d events before it was due", n)
+		}
+		now = now.Add(time.Minute)
+		if n, _ := db.Inbox().ProcessDue(ctx, 10, handle, retry); n != 1 {
+			t.Fatalf("due retry claimed %d, want 1", n)
+		}
+		counts, _ := db.Inbox().Counts(ctx)
+		if counts[inbox.StatusDead] != 1 || counts[inbox.StatusDone] != 2 {
+			t.Fatalf("counts = %v, want 2 done and 1 dead after 2 attempts", counts)
+		}
+		if len(retried) != 2 || retried[0] != 0 || retried[1] != 1 {
+			t.Fatalf("retry saw attempts %v, want [0 1]", retried)
+		}
+	})
+}
+
+// Deliveries sent twice, concurrently, through the group committer and
+// several workers: every event stored once and processed once.
+func TestConcurrentDuplicateDeliveriesStoredAndProcessedOnce(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		effectsTable(t, db)
+		const total = 2000
+		workers := &inbox.Workers{Store: db.Inbox(), Handler: inbox.HandlerFunc(recordEffect(db)), Count: 3, Batch: 50, Poll: 20 * time.Millisecond, Log: quiet}
+		c := inbox.NewCommitter(db.Inbox(), 1000, workers.Wake, quiet)
+		var bg sync.WaitGroup
+		bg.Add(2)
+		go func() { defer bg.Done(); c.Run(ctx) }()
+		go func() { defer bg.Done(); workers.Run(ctx) }()
+
+		evs := events(total, inbox.KindTweetCreate)
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*total)
+		for copy := 0; copy < 2; copy++ {
+			for i := 0; i < total; i += 10 {
+				wg.Add(1)
+				go func(part []inbox.Event) {
+					defer wg.Done()
+					errs <- c.Submit(ctx, part)
+				}(evs[i : i+10])
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("submit: %v", err)
+			}
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE status = 'done'") < total {
+			if time.Now().After(deadline) {
+				t.Fatal("events not processed within 30s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		bg.Wait()
+		if got := db.CountForTest(context.Background(), "SELECT COUNT(*) FROM inbox_events"); got != total {
+			t.Fatalf("rows = %d, want %d", got, total)
+		}
+		if got := db.CountForTest(context.Background(), "SELECT COUNT(*) FROM test_effects"); got != total {
+			t.Fatalf("effects = %d, want %d (each event processed once)", got, total)
+		}
+	})
+}
