@@ -169,3 +169,13 @@ func (s *Inbox) Counts(ctx context.Context) (map[inbox.Status]int, error) {
 	}
 	return out, nil
 }
+
+// CountWhere counts inbox rows matching a fixed SQL condition; tests and
+// operator tooling use it. where must not contain user input.
+func (s *Inbox) CountWhere(ctx context.Context, where string) (int, error) {
+	var n int64
+	if err := s.db.read(ctx).Raw("SELECT COUNT(*) FROM inbox_events WHERE " + where).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("count inbox: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,81 @@
+// Command hashcart runs the hashcart service: it turns replies to a
+// merchant's posts on X into private checkout links, orders and deliveries.
+//
+//	hashcart serve   [--config FILE]   run the service
+//	hashcart check   [--config FILE]   validate the configuration
+//	hashcart version                   print the version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `hashcart turns replies to a merchant's posts on X into checkout links and orders.
+
+Usage:
+  hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
+  hashcart check   [--config FILE]   validate the configuration and report every problem
+  hashcart version                   print the version
+
+--config defaults to $HASHCART_CONFIG, else config.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serveCmd(ctx, rest, stderr)
+	case "check":
+		return checkCmd(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "hashcart %s\n", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hashcart: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// configFlag registers --config on fs with the documented default.
+func configFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv("HASHCART_CONFIG")
+	if def == "" {
+		def = "config.yaml"
+	}
+	return fs.String("config", def, "configuration file (env HASHCART_CONFIG)")
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hashcart %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/hashcart/hashcart/config"
+	"github.com/hashcart/hashcart/inbox"
+	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/webhooks"
+)
+
+// serveCmd runs the service until ctx is cancelled (SIGINT/SIGTERM).
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	path := configFlag(fs)
+	if !parseFlags(fs, args, stderr) {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "hashcart: not started: fix the configuration (hashcart check shows every problem)")
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("hashcart stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve wires storage, intake, workers and HTTP, and runs them until ctx
+// ends. Shutdown order matters: HTTP stops first and waits for in-flight
+// deliveries (whose commits are still being made), then the committer and
+// the workers stop.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	db, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, storage.Options{
+		MaxOpenConns: cfg.Storage.MaxOpenConns,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	workers := &inbox.Workers{
+		Store:       db.Inbox(),
+		Handler:     inbox.HandlerFunc(logEvent(log)),
+		Count:       cfg.Intake.Workers,
+		Batch:       cfg.Intake.Batch,
+		Poll:        cfg.Intake.PollInterval.Duration,
+		MaxAttempts: cfg.Intake.MaxAttempts,
+		Log:         log,
+	}
+	committer := inbox.NewCommitter(db.Inbox(), 1000, workers.Wake, log)
+
+	app := webhooks.NewApp(int(cfg.Server.MaxBody), log)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	xh := &webhooks.XHandler{
+		ConsumerSecret: cfg.X.ConsumerSecret,
+		KnownUser: func(id string) bool {
+			_, ok := cfg.MerchantByXUserID(id)
+			return ok
+		},
+		Intake: committer,
+		Now:    time.Now,
+		Log:    log,
+	}
+	xh.Mount(app, cfg.X.WebhookPath)
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); committer.Run(bgCtx) }()
+	go func() { defer bg.Done(); workers.Run(bgCtx) }()
+
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- app.Listener(ln) }()
+	log.Info("hashcart listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
+		"webhook", cfg.Server.PublicURL+cfg.X.WebhookPath, "storage", cfg.Storage.Driver, "version", version, "pid", os.Getpid())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.Duration)
+	case runErr = <-httpErr:
+	}
+	if err := app.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.Duration); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopBackground()
+	bg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// logEvent is the handler until the bot takes the events: it records that
+// the event was seen.
+func logEvent(log *slog.Logger) func(context.Context, inbox.Event) error {
+	return func(ctx context.Context, ev inbox.Event) error {
+		log.Debug("event processed", "event_id", ev.ID, "kind", ev.Kind, "for_user_id", ev.ForUserID)
+		return nil
+	}
+}
