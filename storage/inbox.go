@@ -96,7 +96,29 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 
 // ProcessDue implements inbox.Store. Each event runs under a savepoint so a
 // failing handler undoes only its own effects.
+//
+// On SQLite the events of a batch share one transaction (one fsync for the
+// batch; the single writer rules out lock cycles). On PostgreSQL each event
+// gets its own transaction: handlers lock rows (a buyer, a stock counter),
+// and holding the locks of several events at once would let two workers
+// deadlock on each other.
 func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
+	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
+	if s.db.driver != DriverPostgres {
+		return s.processBatch(ctx, limit, handle, retry)
+	}
+	n := 0
+	for n < limit {
+		got, err := s.processBatch(ctx, 1, handle, retry)
+		n += got
+		if err != nil || got == 0 {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (s *Inbox) processBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
 	claimed := 0
 	err := s.db.InTx(ctx, func(ctx context.Context) error {

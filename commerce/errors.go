@@ -1,0 +1,31 @@
+package commerce
+
+import "errors"
+
+// Errors callers branch on. The bot turns each into a friendly answer and
+// the checkout pages into a friendly page; the text here is for logs.
+var (
+	ErrNoMatch          = errors.New("no offer matches")
+	ErrAmbiguous        = errors.New("several offers match")
+	ErrVariantRequired  = errors.New("a variant must be chosen")
+	ErrSoldOut          = errors.New("sold out")
+	ErrNotOnSale        = errors.New("not on sale yet")
+	ErrEnded            = errors.New("offer ended")
+	ErrOverLimit        = errors.New("over the per-customer limit")
+	ErrNotFound         = errors.New("not found")
+	ErrExpired          = errors.New("expired")
+	ErrUsed             = errors.New("already used")
+	ErrQuantityTooLarge = errors.New("quantity too large")
+)
+
+// LimitError is an ErrOverLimit that says how many units the buyer may
+// still take (0 when none).
+type LimitError struct {
+	Limit     int
+	Remaining int
+}
+
+func (e *LimitError) Error() string { return ErrOverLimit.Error() }
+
+// Unwrap makes errors.Is(err, ErrOverLimit) hold.
+func (e *LimitError) Unwrap() error { return ErrOverLimit }

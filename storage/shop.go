@@ -1,0 +1,289 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashcart/hashcart/commerce"
+)
+
+// Shop implements commerce.HoldStore, commerce.CartStore,
+// commerce.TokenStore and commerce.BuyerStore.
+type Shop struct{ db *DB }
+
+// Shop returns the commerce store.
+func (db *DB) Shop() *Shop { return &Shop{db: db} }
+
+var (
+	_ commerce.HoldStore  = (*Shop)(nil)
+	_ commerce.CartStore  = (*Shop)(nil)
+	_ commerce.TokenStore = (*Shop)(nil)
+	_ commerce.BuyerStore = (*Shop)(nil)
+)
+
+type holdRow struct {
+	ID         int64
+	MerchantID string
+	OfferID    string
+	Variant    string
+	StockKey   string
+	BuyerID    string
+	Quantity   int
+	UnitAmount int64
+	Currency   string
+	Status     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UpdatedAt  time.Time
+}
+
+func (holdRow) TableName() string { return "holds" }
+
+func (r holdRow) hold() commerce.Hold {
+	return commerce.Hold{
+		ID: r.ID, MerchantID: r.MerchantID, OfferID: r.OfferID, Variant: r.Variant, BuyerID: r.BuyerID,
+		Quantity: r.Quantity, UnitPrice: commerce.Money{Amount: r.UnitAmount, Currency: r.Currency},
+		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
+	}
+}
+
+// SyncStock makes the stock counters match the catalog: new counters are
+// created, totals updated; units already held and sold are kept.
+func (s *Shop) SyncStock(ctx context.Context, c *commerce.Catalog) error {
+	return s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		for _, m := range c.Merchants() {
+			for _, o := range m.Offers {
+				for key, total := range o.StockCounters() {
+					err := tx.Exec(`INSERT INTO stock (merchant_id, offer_id, variant, total) VALUES (?, ?, ?, ?)
+ON CONFLICT (merchant_id, offer_id, variant) DO UPDATE SET total = excluded.total`, m.ID, o.ID, key, total).Error
+					if err != nil {
+						return fmt.Errorf("sync stock %s/%s: %w", m.ID, o.ID, err)
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// upsertBuyer records the buyer and, on PostgreSQL, locks their row until
+// the transaction ends, so one buyer's reservations are serialised.
+func (s *Shop) upsertBuyer(ctx context.Context, b commerce.Buyer, now time.Time) error {
+	return s.db.write(ctx).Exec(`INSERT INTO buyers (x_user_id, screen_name, created_at, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (x_user_id) DO UPDATE SET screen_name = CASE WHEN excluded.screen_name = '' THEN buyers.screen_name ELSE excluded.screen_name END, updated_at = excluded.updated_at`,
+		b.XUserID, b.ScreenName, now, now).Error
+}
+
+// Reserve implements commerce.HoldStore.
+func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Hold, bool, error) {
+	var out commerce.Hold
+	reused := false
+	o := r.Offer
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		if err := s.upsertBuyer(ctx, r.Buyer, r.Now); err != nil {
+			return err
+		}
+		var existing []holdRow
+		if err := tx.Raw(`SELECT * FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active'`,
+			o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&existing).Error; err != nil {
+			return err
+		}
+		for _, h := range existing {
+			if h.ExpiresAt.After(r.Now) {
+				out, reused = h.hold(), true
+				return nil
+			}
+			if err := s.expireHold(ctx, h, r.Now); err != nil {
+				return err
+			}
+		}
+		if o.PerCustomerLimit > 0 {
+			var used int
+			if err := tx.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status IN ('active', 'converted')`,
+				o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&used).Error; err != nil {
+				return err
+			}
+			if used+r.Quantity > o.PerCustomerLimit {
+				return &commerce.LimitError{Limit: o.PerCustomerLimit, Remaining: max(0, o.PerCustomerLimit-used)}
+			}
+		}
+		key := o.StockKey(r.Variant)
+		ok, err := s.take(ctx, o, key, r.Quantity)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Units of holds that ran out are free again; return them and
+			// try once more.
+			if _, err := s.releaseExpired(ctx, r.Now, 1000, o.MerchantID, o.ID, key); err != nil {
+				return err
+			}
+			if ok, err = s.take(ctx, o, key, r.Quantity); err != nil {
+				return err
+			}
+			if !ok {
+				return commerce.ErrSoldOut
+			}
+		}
+		row := holdRow{
+			MerchantID: o.MerchantID, OfferID: o.ID, Variant: r.Variant, StockKey: key, BuyerID: r.Buyer.XUserID,
+			Quantity: r.Quantity, UnitAmount: o.Price.Amount, Currency: o.Price.Currency, Status: string(commerce.HoldActive),
+			CreatedAt: r.Now, ExpiresAt: r.ExpiresAt, UpdatedAt: r.Now,
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+		out = row.hold()
+		return nil
+	})
+	if err != nil {
+		return commerce.Hold{}, false, err
+	}
+	return out, reused, nil
+}
+
+// take moves q units of a counter from free to held, if that many are free.
+func (s *Shop) take(ctx context.Context, o *commerce.Offer, key string, q int) (bool, error) {
+	res := s.db.write(ctx).Exec(`UPDATE stock SET held = held + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND (total IS NULL OR total - held - sold >= ?)`,
+		q, o.MerchantID, o.ID, key, q)
+	if res.Error != nil {
+		return false, fmt.Errorf("take stock: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		var n int64
+		if err := s.db.write(ctx).Raw(`SELECT COUNT(*) FROM stock WHERE merchant_id = ? AND offer_id = ? AND variant = ?`, o.MerchantID, o.ID, key).Scan(&n).Error; err != nil {
+			return false, err
+		}
+		if n == 0 {
+			return false, fmt.Errorf("no stock counter for %s/%s %q (stock not synced with the catalog)", o.MerchantID, o.ID, key)
+		}
+	}
+	return res.RowsAffected == 1, nil
+}
+
+func (s *Shop) expireHold(ctx context.Context, h holdRow, now time.Time) error {
+	tx := s.db.write(ctx)
+	res := tx.Exec(`UPDATE holds SET status = 'expired', updated_at = ? WHERE id = ? AND status = 'active'`, now, h.ID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	return tx.Exec(`UPDATE stock SET held = held - ? WHERE merchant_id = ? AND offer_id = ? AND variant = ?`,
+		h.Quantity, h.MerchantID, h.OfferID, h.StockKey).Error
+}
+
+// ReleaseExpired expires up to limit active holds whose time has passed
+// and returns their units to stock. It returns the holds released.
+func (s *Shop) ReleaseExpired(ctx context.Context, now time.Time, limit int) ([]commerce.Hold, error) {
+	var out []commerce.Hold
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.releaseExpired(ctx, now, limit, "", "", "")
+		return err
+	})
+	return out, err
+}
+
+func (s *Shop) releaseExpired(ctx context.Context, now time.Time, limit int, merchantID, offerID, key string) ([]commerce.Hold, error) {
+	q := `SELECT * FROM holds WHERE status = 'active' AND expires_at <= ?`
+	args := []any{now}
+	if offerID != "" {
+		q += ` AND merchant_id = ? AND offer_id = ? AND stock_key = ?`
+		args = append(args, merchantID, offerID, key)
+	}
+	q += ` ORDER BY expires_at LIMIT ?` + s.db.forUpdate()
+	args = append(args, limit)
+	var rows []holdRow
+	if err := s.db.write(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("find expired holds: %w", err)
+	}
+	out := make([]commerce.Hold, 0, len(rows))
+	for _, h := range rows {
+		if err := s.expireHold(ctx, h, now); err != nil {
+			return nil, fmt.Errorf("expire hold %d: %w", h.ID, err)
+		}
+		h.Status = string(commerce.HoldExpired)
+		out = append(out, h.hold())
+	}
+	return out, nil
+}
+
+// LatestActiveHold implements commerce.HoldStore.
+func (s *Shop) LatestActiveHold(ctx context.Context, merchantID, buyerID string, now time.Time) (commerce.Hold, error) {
+	var rows []holdRow
+	err := s.db.read(ctx).Raw(`SELECT * FROM holds WHERE merchant_id = ? AND buyer_id = ? AND status = 'active' AND expires_at > ? ORDER BY id DESC LIMIT 1`,
+		merchantID, buyerID, now).Scan(&rows).Error
+	if err != nil {
+		return commerce.Hold{}, fmt.Errorf("find hold: %w", err)
+	}
+	if len(rows) == 0 {
+		return commerce.Hold{}, commerce.ErrNotFound
+	}
+	return rows[0].hold(), nil
+}
+
+// Hold returns a hold by id.
+func (s *Shop) Hold(ctx context.Context, id int64) (commerce.Hold, error) {
+	var rows []holdRow
+	if err := s.db.read(ctx).Raw(`SELECT * FROM holds WHERE id = ?`, id).Scan(&rows).Error; err != nil {
+		return commerce.Hold{}, fmt.Errorf("find hold %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return commerce.Hold{}, commerce.ErrNotFound
+	}
+	return rows[0].hold(), nil
+}
+
+// Remaining implements commerce.HoldStore.
+func (s *Shop) Remaining(ctx context.Context, o *commerce.Offer) (map[string]*int, error) {
+	var rows []struct {
+		Variant string
+		Total   *int
+		Held    int
+		Sold    int
+	}
+	if err := s.db.read(ctx).Raw(`SELECT variant, total, held, sold FROM stock WHERE merchant_id = ? AND offer_id = ?`, o.MerchantID, o.ID).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read stock: %w", err)
+	}
+	out := map[string]*int{}
+	for _, r := range rows {
+		if r.Total == nil {
+			out[r.Variant] = nil
+			continue
+		}
+		left := *r.Total - r.Held - r.Sold
+		out[r.Variant] = &left
+	}
+	return out, nil
+}
+
+// CreateToken implements commerce.TokenStore.
+func (s *Shop) CreateToken(ctx context.Context, t commerce.Token) error {
+	return s.db.write(ctx).Exec(`INSERT INTO link_tokens (hash, buyer_id, target_kind, target_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.BuyerID, string(t.Target.Kind), t.Target.ID, t.CreatedAt, t.ExpiresAt).Error
+}
+
+// TokenByHash returns the token stored under hash, or ErrNotFound.
+func (s *Shop) TokenByHash(ctx context.Context, hash string) (commerce.Token, error) {
+	var rows []struct {
+		Hash       string
+		BuyerID    string
+		TargetKind string
+		TargetID   int64
+		CreatedAt  time.Time
+		ExpiresAt  time.Time
+	}
+	if err := s.db.read(ctx).Raw(`SELECT hash, buyer_id, target_kind, target_id, created_at, expires_at FROM link_tokens WHERE hash = ?`, hash).Scan(&rows).Error; err != nil {
+		return commerce.Token{}, err
+	}
+	if len(rows) == 0 {
+		return commerce.Token{}, commerce.ErrNotFound
+	}
+	r := rows[0]
+	return commerce.Token{Hash: r.Hash, BuyerID: r.BuyerID, Target: commerce.LinkTarget{Kind: commerce.LinkKind(r.TargetKind), ID: r.TargetID}, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}, nil
+}

@@ -1,0 +1,194 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/storage/storagetest"
+)
+
+func intp(n int) *int { return &n }
+
+func testCatalog() (*commerce.Catalog, *commerce.Offer, *commerce.Offer) {
+	vinyl := &commerce.Offer{
+		MerchantID: "acme", ID: "vinyl", Title: "Signed vinyl", Price: commerce.Money{Amount: 2500, Currency: "USD"},
+		Stock: intp(50), PerCustomerLimit: 2, PostIDs: []string{"1"},
+		Variants: []commerce.Variant{{Name: "black", Key: "black", Stock: intp(30)}, {Name: "red", Key: "red", Stock: intp(20)}},
+	}
+	tote := &commerce.Offer{MerchantID: "acme", ID: "tote", Title: "Tote", Price: commerce.Money{Amount: 1800, Currency: "USD"}, Stock: intp(50), PostIDs: []string{"2"}}
+	m := &commerce.Merchant{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{vinyl, tote}}
+	return commerce.NewCatalog([]*commerce.Merchant{m}), vinyl, tote
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newShop(t *testing.T, db *storage.DB, clk *clock) *commerce.Shop {
+	cat, _, _ := testCatalog()
+	if err := db.Shop().SyncStock(context.Background(), cat); err != nil {
+		t.Fatal(err)
+	}
+	return &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+}
+
+func buyer(i int) commerce.Buyer {
+	return commerce.Buyer{XUserID: fmt.Sprintf("9%04d", i), ScreenName: fmt.Sprintf("shopper%d", i)}
+}
+
+// Hundreds of buyers at once on a small stock: exactly the stock is held,
+// everyone else hears sold out.
+func TestConcurrentBuyersNeverOversell(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now, MaxOpenConns: 20}, func(t *testing.T, db *storage.DB) {
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		const buyers = 300
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		held, soldOut := 0, 0
+		for i := 0; i < buyers; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "red", Quantity: 1, Intent: commerce.IntentBuy}, buyer(i))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					held++
+				case errors.Is(err, commerce.ErrSoldOut):
+					soldOut++
+				default:
+					t.Errorf("buyer %d: %v", i, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if held != 20 || soldOut != buyers-20 {
+			t.Fatalf("held %d, sold out %d; want 20 and %d", held, soldOut, buyers-20)
+		}
+		left, _ := db.Shop().Remaining(context.Background(), vinyl)
+		if *left["red"] != 0 || *left["black"] != 30 {
+			t.Fatalf("remaining = red %d black %d, want 0 and 30", *left["red"], *left["black"])
+		}
+	})
+}
+
+func TestBuyerReplyingTwiceGetsTheSameHold(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		m := commerce.Match{Offer: vinyl, Variant: "black", Quantity: 2}
+		h1, reused1, err := shop.Buy(context.Background(), m, buyer(1))
+		if err != nil || reused1 {
+			t.Fatalf("first buy: %v reused=%v", err, reused1)
+		}
+		h2, reused2, err := shop.Buy(context.Background(), m, buyer(1))
+		if err != nil || !reused2 || h2.ID != h1.ID {
+			t.Fatalf("second buy = hold %d reused=%v err=%v, want hold %d reused", h2.ID, reused2, err, h1.ID)
+		}
+		left, _ := db.Shop().Remaining(context.Background(), vinyl)
+		if *left["black"] != 28 {
+			t.Fatalf("black left = %d, want 28 (one hold of 2)", *left["black"])
+		}
+	})
+}
+
+func TestPerCustomerLimitCountsHeldUnits(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		_, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "black", Quantity: 3}, buyer(1))
+		var le *commerce.LimitError
+		if !errors.As(err, &le) || le.Limit != 2 {
+			t.Fatalf("3 units with a limit of 2: err = %v, want LimitError", err)
+		}
+		if _, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "black", Quantity: 2}, buyer(1)); err != nil {
+			t.Fatal(err)
+		}
+		// The hold expires unpaid; a new hold may take the limit again.
+		clk.Add(16 * time.Minute)
+		h, reused, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "red", Quantity: 2}, buyer(1))
+		if err != nil || reused || h.Variant != "red" {
+			t.Fatalf("after expiry: hold %+v reused=%v err=%v", h, reused, err)
+		}
+		left, _ := db.Shop().Remaining(context.Background(), vinyl)
+		if *left["black"] != 30 || *left["red"] != 18 {
+			t.Fatalf("remaining black %d red %d, want 30 (expired hold returned) and 18", *left["black"], *left["red"])
+		}
+	})
+}
+
+func TestExpiredHoldsFreeStockForTheNextBuyer(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		for i := 0; i < 10; i++ {
+			if _, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "red", Quantity: 2}, buyer(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "red", Quantity: 1}, buyer(50)); !errors.Is(err, commerce.ErrSoldOut) {
+			t.Fatalf("21st unit: err = %v, want sold out", err)
+		}
+		clk.Add(15 * time.Minute)
+		if _, _, err := shop.Buy(context.Background(), commerce.Match{Offer: vinyl, Variant: "red", Quantity: 1}, buyer(50)); err != nil {
+			t.Fatalf("after the holds expired: %v", err)
+		}
+		released, err := db.Shop().ReleaseExpired(context.Background(), clk.Now(), 100)
+		if err != nil || len(released) != 0 {
+			t.Fatalf("release after lazy release: %d holds, %v; want 0 (already returned)", len(released), err)
+		}
+	})
+}
+
+func TestCartTagsFillOneCartPerBuyerAndMerchant(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		shop := newShop(t, db, clk)
+		_, vinyl, tote := testCatalog()
+		ctx := context.Background()
+		if _, err := shop.AddToCart(ctx, commerce.Match{Offer: tote, Quantity: 1}, buyer(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := shop.AddToCart(ctx, commerce.Match{Offer: vinyl, Variant: "red", Quantity: 1}, buyer(1)); err != nil {
+			t.Fatal(err)
+		}
+		c, err := shop.AddToCart(ctx, commerce.Match{Offer: tote, Quantity: 2}, buyer(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Lines) != 2 || c.Units() != 4 || c.Total().Amount != 3*1800+2500 {
+			t.Fatalf("cart = %+v, want 2 lines, 4 units, $79.00", c)
+		}
+		if _, err := shop.AddToCart(ctx, commerce.Match{Offer: vinyl, Variant: "red", Quantity: 2}, buyer(1)); !errors.Is(err, commerce.ErrOverLimit) {
+			t.Fatalf("3rd red vinyl in the cart: err = %v, want over limit", err)
+		}
+		other, err := db.Shop().OpenCart(ctx, "acme", buyer(2).XUserID)
+		if !errors.Is(err, commerce.ErrNotFound) {
+			t.Fatalf("another buyer's cart = %+v, %v; want none", other, err)
+		}
+		left, _ := db.Shop().Remaining(ctx, tote)
+		if *left[""] != 50 {
+			t.Fatalf("tote stock = %d, want 50 (carts do not hold stock)", *left[""])
+		}
+	})
+}
