@@ -24,6 +24,10 @@ type Workers struct {
 	MaxAttempts int
 	Now         func() time.Time
 	Log         *slog.Logger
+	// Committed, when set, is called after a batch that handled events has
+	// committed: what the handlers wrote (messages in the outbox) is now
+	// visible to others, so this is where their consumers are woken.
+	Committed func()
 
 	once sync.Once
 	wake chan struct{}
@@ -85,6 +89,9 @@ func (w *Workers) loop(ctx context.Context) {
 		n, err := w.Store.ProcessDue(context.WithoutCancel(ctx), w.Batch, w.handle, w.retry)
 		if err != nil {
 			w.Log.Error("inbox claim failed", "err", err)
+		}
+		if n > 0 && err == nil && w.Committed != nil {
+			w.Committed()
 		}
 		if n == w.Batch && err == nil && ctx.Err() == nil {
 			// More is probably waiting: keep going, and let another loop help.

@@ -64,8 +64,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	}
 	gcfg := &gorm.Config{
 		SkipDefaultTransaction: true,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return opts.Now().UTC() },
+		// Statements are prepared once per connection and reused: on the
+		// intake path re-preparing cost a fifth of the CPU.
+		PrepareStmt:        true,
+		PrepareStmtMaxSize: 512,
+		Logger:             logger.Discard,
+		NowFunc:            func() time.Time { return opts.Now().UTC() },
 	}
 	db := &DB{driver: driver, now: opts.Now, log: opts.Logger}
 	switch driver {

@@ -105,7 +105,9 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
 	if s.db.driver != DriverPostgres {
-		return s.processBatch(ctx, limit, handle, retry)
+		// Short transactions: while a batch runs, the webhook's commits
+		// wait for the single writer, and acknowledgements come first.
+		return s.processBatch(ctx, min(limit, sqliteBatch), handle, retry)
 	}
 	n := 0
 	for n < limit {
@@ -117,6 +119,10 @@ func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.C
 	}
 	return n, nil
 }
+
+// sqliteBatch bounds a SQLite processing transaction, and so how long an
+// acknowledgement can wait behind it.
+const sqliteBatch = 16
 
 func (s *Inbox) processBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
@@ -132,6 +138,7 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			return fmt.Errorf("claim: %w", err)
 		}
 		claimed = len(rows)
+		var done []int64
 		for i, row := range rows {
 			ev := row.event()
 			sp := fmt.Sprintf("ev%d", i)
@@ -140,11 +147,7 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			}
 			herr := handle(ctx, ev)
 			if herr == nil {
-				err = tx.Exec(`UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id = ?`,
-					s.db.Now(), row.ID).Error
-				if err != nil {
-					return err
-				}
+				done = append(done, row.ID)
 				continue
 			}
 			if err := tx.RollbackTo(sp).Error; err != nil {
@@ -168,7 +171,11 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 				return err
 			}
 		}
-		return nil
+		if len(done) == 0 {
+			return nil
+		}
+		return tx.Exec(`UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id IN ?`,
+			s.db.Now(), done).Error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("process inbox: %w", err)

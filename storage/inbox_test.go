@@ -124,12 +124,27 @@ func TestInterruptedBatchIsRolledBackAndProcessedOnce(t *testing.T) {
 		if err == nil {
 			t.Fatal("interrupted batch reported success")
 		}
-		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects"); got != 0 {
-			t.Fatalf("effects after the crash = %d, want 0 (rolled back)", got)
+		// Whatever committed before the crash committed with its done mark
+		// (a whole batch on SQLite, each event on PostgreSQL): effects and
+		// done marks agree, and the interrupted event left nothing.
+		effects := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects")
+		done := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE status = 'done'")
+		if effects != done || effects >= 10 {
+			t.Fatalf("after the crash: %d effects, %d done; want equal and under 10", effects, done)
 		}
-		n, err := db.Inbox().ProcessDue(ctx, 100, recordEffect(db), nil)
-		if err != nil || n != 20 {
-			t.Fatalf("reprocess = %d, %v; want 20", n, err)
+		total := 0
+		for {
+			n, err := db.Inbox().ProcessDue(ctx, 100, recordEffect(db), nil)
+			if err != nil {
+				t.Fatalf("reprocess: %v", err)
+			}
+			if n == 0 {
+				break
+			}
+			total += n
+		}
+		if int64(total)+done != 20 {
+			t.Fatalf("reprocessed %d events after %d were done, want 20 in all", total, done)
 		}
 		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM (SELECT event_id FROM test_effects GROUP BY event_id HAVING COUNT(*) = 1) x"); got != 20 {
 			t.Fatalf("events with exactly one effect = %d, want 20", got)
