@@ -39,6 +39,8 @@ type Token struct {
 // TokenStore keeps link tokens.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token stored under hash, or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
 }
 
 // tokenBytes is the entropy of a link secret: 256 bits from crypto/rand.
@@ -80,4 +82,20 @@ func (l *Links) Mint(ctx context.Context, buyerID string, target LinkTarget, exp
 		return "", fmt.Errorf("store link token: %w", err)
 	}
 	return strings.TrimRight(l.PublicURL, "/") + "/checkout/" + secret, nil
+}
+
+// Resolve returns the token behind a link's secret: ErrNotFound for a
+// secret never issued (or malformed), ErrExpired once its time has passed.
+func (l *Links) Resolve(ctx context.Context, secret string) (Token, error) {
+	if len(secret) < 40 || len(secret) > 64 {
+		return Token{}, ErrNotFound
+	}
+	t, err := l.Store.TokenByHash(ctx, HashToken(secret))
+	if err != nil {
+		return Token{}, err
+	}
+	if !l.Now().Before(t.ExpiresAt) {
+		return t, ErrExpired
+	}
+	return t, nil
 }

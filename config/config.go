@@ -28,6 +28,7 @@ type Config struct {
 	Payments  Payments   `yaml:"payments"`
 	Checkout  Checkout   `yaml:"checkout"`
 	Intake    Intake     `yaml:"intake"`
+	Outbox    Outbox     `yaml:"outbox"`
 	Log       Log        `yaml:"log"`
 	Merchants []Merchant `yaml:"merchants"`
 }
@@ -69,6 +70,9 @@ type Payments struct {
 // for a shopper who has not paid yet, is positive.
 type Checkout struct {
 	Hold Duration `yaml:"hold"`
+	// CartLinkTTL is how long a link to a cart stays valid (a cart holds
+	// no stock, so it may live longer than a hold).
+	CartLinkTTL Duration `yaml:"cart_link_ttl"`
 }
 
 // Intake is the worker pool that processes inbox events. Every field is
@@ -78,6 +82,23 @@ type Intake struct {
 	Batch        int      `yaml:"batch"`
 	PollInterval Duration `yaml:"poll_interval"`
 	MaxAttempts  int      `yaml:"max_attempts"`
+}
+
+// Outbox is the pool that sends messages to X, and the rate budget all
+// instances share through the database. Every field is positive. Window is
+// the fixed window PerAccount (sends by one merchant's account) and PerApp
+// (sends by all accounts) count in; MaxAge is how long a message may stay
+// unsent before it is given up; Lease is how long a claimed message is kept
+// from other senders (a request to X is abandoned after half of it).
+type Outbox struct {
+	Workers      int      `yaml:"workers"`
+	Batch        int      `yaml:"batch"`
+	PollInterval Duration `yaml:"poll_interval"`
+	Window       Duration `yaml:"window"`
+	PerAccount   int      `yaml:"per_account"`
+	PerApp       int      `yaml:"per_app"`
+	MaxAge       Duration `yaml:"max_age"`
+	Lease        Duration `yaml:"lease"`
 }
 
 // Log is the slog output. Format is "text" or "json"; Level is "debug",
@@ -100,7 +121,10 @@ type Merchant struct {
 	Currency     string       `yaml:"currency"`
 	OrderWebhook OrderWebhook `yaml:"order_webhook"`
 	Offers       []Offer      `yaml:"offers"`
-	Line         int          `yaml:"-"`
+	// Templates overrides the bot's answers by name (text/template); see
+	// the README for the names and the fields each may use.
+	Templates map[string]string `yaml:"templates"`
+	Line      int               `yaml:"-"`
 }
 
 // OrderWebhook is where paid orders are sent. When URL is set it is an
@@ -160,9 +184,14 @@ func defaults() *Config {
 		Storage:  Storage{Driver: "sqlite", DSN: "hashcart.db", MaxOpenConns: 10},
 		X:        X{APIVersion: "2", APIBaseURL: "https://api.x.com", WebhookPath: "/webhooks/x"},
 		Payments: Payments{Provider: "sandbox"},
-		Checkout: Checkout{Hold: Duration{15 * time.Minute}},
-		Intake:   Intake{Workers: 2, Batch: 100, PollInterval: Duration{250 * time.Millisecond}, MaxAttempts: 10},
+		Checkout: Checkout{Hold: Duration{15 * time.Minute}, CartLinkTTL: Duration{24 * time.Hour}},
+		Intake:   Intake{Workers: 4, Batch: 100, PollInterval: Duration{250 * time.Millisecond}, MaxAttempts: 10},
 		Log:      Log{Format: "text", Level: "info"},
+		Outbox: Outbox{
+			Workers: 2, Batch: 20, PollInterval: Duration{200 * time.Millisecond},
+			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
+			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
+		},
 	}
 }
 

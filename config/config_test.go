@@ -30,7 +30,7 @@ func TestDefaultsFillWhatTheFileLeavesOut(t *testing.T) {
 		{"x.webhook_path", c.X.WebhookPath, "/webhooks/x"},
 		{"payments.provider", c.Payments.Provider, "sandbox"},
 		{"checkout.hold", c.Checkout.Hold.Duration, 15 * time.Minute},
-		{"intake.workers", c.Intake.Workers, 2},
+		{"intake.workers", c.Intake.Workers, 4},
 		{"intake.batch", c.Intake.Batch, 100},
 		{"intake.poll_interval", c.Intake.PollInterval.Duration, 250 * time.Millisecond},
 		{"intake.max_attempts", c.Intake.MaxAttempts, 10},

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashcart/hashcart/commerce"
 )
@@ -108,13 +109,33 @@ func (v *validator) validate(c *Config) {
 	v.x(c.X)
 	v.oneOf("payments.provider", c.Payments.Provider, "sandbox", "stripe")
 	v.positive("checkout.hold", int64(c.Checkout.Hold.Duration), c.Checkout.Hold.String())
+	v.positive("checkout.cart_link_ttl", int64(c.Checkout.CartLinkTTL.Duration), c.Checkout.CartLinkTTL.String())
 	v.positive("intake.workers", int64(c.Intake.Workers), fmt.Sprint(c.Intake.Workers))
 	v.positive("intake.batch", int64(c.Intake.Batch), fmt.Sprint(c.Intake.Batch))
 	v.positive("intake.poll_interval", int64(c.Intake.PollInterval.Duration), c.Intake.PollInterval.String())
 	v.positive("intake.max_attempts", int64(c.Intake.MaxAttempts), fmt.Sprint(c.Intake.MaxAttempts))
+	v.outbox(c.Outbox)
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.merchants(c.Merchants)
+}
+
+func (v *validator) outbox(o Outbox) {
+	v.positive("outbox.workers", int64(o.Workers), fmt.Sprint(o.Workers))
+	v.positive("outbox.batch", int64(o.Batch), fmt.Sprint(o.Batch))
+	v.positive("outbox.poll_interval", int64(o.PollInterval.Duration), o.PollInterval.String())
+	v.positive("outbox.window", int64(o.Window.Duration), o.Window.String())
+	v.positive("outbox.per_account", int64(o.PerAccount), fmt.Sprint(o.PerAccount))
+	v.positive("outbox.per_app", int64(o.PerApp), fmt.Sprint(o.PerApp))
+	v.positive("outbox.max_age", int64(o.MaxAge.Duration), o.MaxAge.String())
+	v.positive("outbox.lease", int64(o.Lease.Duration), o.Lease.String())
+	if o.PerAccount > 0 && o.PerApp > 0 && o.PerApp < o.PerAccount && !v.failed("outbox.per_app") {
+		v.add("outbox.per_app", "the app's budget covers every account; make it at least per_account",
+			"%d is less than per_account %d", o.PerApp, o.PerAccount)
+	}
+	if o.Lease.Duration > 0 && o.Lease.Duration < 2*time.Second && !v.failed("outbox.lease") {
+		v.add("outbox.lease", "a request to X may take half the lease; use 30s", "%s is too short for a request to X", o.Lease)
+	}
 }
 
 func (v *validator) server(s Server) {

@@ -124,3 +124,8 @@ func (s *Shop) OpenCart(ctx context.Context, merchantID, buyerID string) (commer
 	}
 	return s.cart(ctx, ids[0])
 }
+
+// Cart returns a cart by id, or commerce.ErrNotFound.
+func (s *Shop) Cart(ctx context.Context, id int64) (commerce.Cart, error) {
+	return s.cart(ctx, id)
+}

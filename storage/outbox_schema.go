@@ -1,7 +1,50 @@
 package storage
 
 // outboxSchema creates the outbox tables (messages to X and the shared rate budgets).
+//
+// outbox_messages holds every message with its status; msg_key makes one
+// cause produce at most one message. The follow-up messages (collapse,
+// on_sent, on_dm_closed) are stored as JSON, empty when absent. A link is
+// stored as its parameters; the minted secret never is.
+//
+// outbox_budgets holds one fixed-window counter per budget key ('app',
+// 'account:<merchant>') and the time until which a 429 blocks it.
 const outboxSchema = `
-CREATE TABLE outbox_placeholder (id INTEGER);
-DROP TABLE outbox_placeholder;
+CREATE TABLE outbox_messages (
+	id              {{pk}},
+	msg_key         TEXT NOT NULL,
+	merchant_id     TEXT NOT NULL,
+	kind            TEXT NOT NULL,
+	priority        INTEGER NOT NULL,
+	recipient_id    TEXT NOT NULL DEFAULT '',
+	in_reply_to     TEXT NOT NULL DEFAULT '',
+	body            TEXT NOT NULL,
+	link_buyer_id   TEXT NOT NULL DEFAULT '',
+	link_kind       TEXT NOT NULL DEFAULT '',
+	link_target_id  {{bigint}} NOT NULL DEFAULT 0,
+	link_expires_at {{ts}},
+	grp             TEXT NOT NULL DEFAULT '',
+	collapse        TEXT NOT NULL DEFAULT '',
+	on_sent         TEXT NOT NULL DEFAULT '',
+	on_dm_closed    TEXT NOT NULL DEFAULT '',
+	status          TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	claims          INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	x_id            TEXT NOT NULL DEFAULT '',
+	created_at      {{ts}} NOT NULL,
+	next_attempt_at {{ts}} NOT NULL,
+	lease_until     {{ts}},
+	finished_at     {{ts}}
+);
+CREATE UNIQUE INDEX outbox_messages_key ON outbox_messages (msg_key);
+CREATE INDEX outbox_messages_due ON outbox_messages (priority, id) WHERE status IN ('pending', 'sending');
+CREATE INDEX outbox_messages_group ON outbox_messages (grp, status) WHERE grp <> '';
+CREATE INDEX outbox_messages_merchant ON outbox_messages (merchant_id, priority) WHERE status = 'pending';
+CREATE TABLE outbox_budgets (
+	budget_key    TEXT PRIMARY KEY,
+	window_start  {{ts}} NOT NULL,
+	used          INTEGER NOT NULL DEFAULT 0,
+	blocked_until {{ts}}
+);
 `

@@ -21,6 +21,10 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if _, err := templatesFor(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	fmt.Fprintln(stdout, cfg.Summary())
 	return 0
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
-	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/webhooks"
 )
 
@@ -49,40 +48,24 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve wires storage, intake, workers and HTTP, and runs them until ctx
-// ends. Shutdown order matters: HTTP stops first and waits for in-flight
-// deliveries (whose commits are still being made), then the committer and
-// the workers stop.
+// serve wires storage, intake, the bot, the outbox and HTTP, and runs them
+// until ctx ends. Shutdown order matters: HTTP stops first and waits for
+// in-flight deliveries (whose commits are still being made), then the
+// committer, the workers and the sender stop, each finishing what it holds.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	db, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, storage.Options{
-		MaxOpenConns: cfg.Storage.MaxOpenConns,
-		Logger:       log,
-	})
+	svc, err := newService(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-
-	workers := &inbox.Workers{
-		Store:       db.Inbox(),
-		Handler:     inbox.HandlerFunc(logEvent(log)),
-		Count:       cfg.Intake.Workers,
-		Batch:       cfg.Intake.Batch,
-		Poll:        cfg.Intake.PollInterval.Duration,
-		MaxAttempts: cfg.Intake.MaxAttempts,
-		Log:         log,
-	}
-	committer := inbox.NewCommitter(db.Inbox(), 1000, workers.Wake, log)
+	defer svc.db.Close()
+	committer := inbox.NewCommitter(svc.db.Inbox(), 1000, svc.workers.Wake, log)
 
 	app := webhooks.NewApp(int(cfg.Server.MaxBody), log)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	xh := &webhooks.XHandler{
 		ConsumerSecret: cfg.X.ConsumerSecret,
 		KnownUser: func(id string) bool {
-			_, ok := cfg.MerchantByXUserID(id)
+			_, ok := svc.catalog.Load().MerchantByXUserID(id)
 			return ok
 		},
 		Intake: committer,
@@ -90,6 +73,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Log:    log,
 	}
 	xh.Mount(app, cfg.X.WebhookPath)
+	pages := &webhooks.LinkPages{Links: svc.links, Store: svc.db.Shop(), Catalog: svc.catalog.Load, Now: time.Now, Log: log}
+	pages.Mount(app)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -98,14 +83,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); committer.Run(bgCtx) }()
-	go func() { defer bg.Done(); workers.Run(bgCtx) }()
+	go func() { defer bg.Done(); svc.workers.Run(bgCtx) }()
+	go func() { defer bg.Done(); svc.sender.Run(bgCtx) }()
 
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
 	log.Info("hashcart listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
-		"webhook", cfg.Server.PublicURL+cfg.X.WebhookPath, "storage", cfg.Storage.Driver, "version", version, "pid", os.Getpid())
+		"webhook", cfg.Server.PublicURL+cfg.X.WebhookPath, "storage", cfg.Storage.Driver, "merchants", merchantIDs(cfg),
+		"x_api", cfg.X.APIVersion, "version", version, "pid", os.Getpid())
 
 	var runErr error
 	select {
@@ -120,13 +107,4 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	bg.Wait()
 	log.Info("stopped")
 	return runErr
-}
-
-// logEvent is the handler until the bot takes the events: it records that
-// the event was seen.
-func logEvent(log *slog.Logger) func(context.Context, inbox.Event) error {
-	return func(ctx context.Context, ev inbox.Event) error {
-		log.Debug("event processed", "event_id", ev.ID, "kind", ev.Kind, "for_user_id", ev.ForUserID)
-		return nil
-	}
 }

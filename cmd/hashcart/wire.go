@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashcart/hashcart/bot"
+	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/bot/xapi"
+	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/config"
+	"github.com/hashcart/hashcart/inbox"
+	"github.com/hashcart/hashcart/storage"
+)
+
+// service is hashcart assembled from a configuration: the database, the
+// catalog, the bot with its inbox workers, and the outbox sender.
+type service struct {
+	cfg     *config.Config
+	db      *storage.DB
+	catalog atomic.Pointer[commerce.Catalog]
+	links   *commerce.Links
+	bot     *bot.Bot
+	workers *inbox.Workers
+	sender  *outbox.Sender
+}
+
+// templatesFor builds the bot's answers with each merchant's overrides. A
+// template problem is reported like a configuration problem, at the
+// merchant's line.
+func templatesFor(cfg *config.Config) (*bot.Templates, error) {
+	overrides := map[string]map[string]string{}
+	lines := map[string]int{}
+	for _, m := range cfg.Merchants {
+		overrides[m.ID] = m.Templates
+		lines[m.ID] = m.Line
+	}
+	t, err := bot.NewTemplates(overrides)
+	if err != nil {
+		// Name the merchant's line so the operator finds it.
+		for id, line := range lines {
+			if strings.Contains(err.Error(), fmt.Sprintf("merchant %q", id)) {
+				return nil, fmt.Errorf("%s:%d: %v (hint: see the templates section of README.md)", cfg.File, line, err)
+			}
+		}
+		return nil, fmt.Errorf("%s: %v", cfg.File, err)
+	}
+	return t, nil
+}
+
+// credentials returns each merchant's X credentials by merchant id.
+func credentials(cfg *config.Config) func(string) (xapi.Credentials, bool) {
+	byID := map[string]xapi.Credentials{}
+	for _, m := range cfg.Merchants {
+		byID[m.ID] = xapi.Credentials{ConsumerKey: cfg.X.ConsumerKey, ConsumerSecret: cfg.X.ConsumerSecret, AccessToken: m.AccessToken, AccessSecret: m.AccessSecret}
+	}
+	return func(id string) (xapi.Credentials, bool) {
+		c, ok := byID[id]
+		return c, ok
+	}
+}
+
+// newService opens and migrates the database, syncs stock with the
+// catalog and assembles the parts. Close the service's db when done.
+func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*service, error) {
+	tpl, err := templatesFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client, err := xapi.New(cfg.X.APIVersion, cfg.X.APIBaseURL, &http.Client{Timeout: 20 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("x client: %w", err)
+	}
+	db, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, storage.Options{MaxOpenConns: cfg.Storage.MaxOpenConns, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &service{cfg: cfg, db: db}
+	cat := bot.CatalogFromConfig(cfg)
+	if err := db.Shop().SyncStock(ctx, cat); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.catalog.Store(cat)
+	now := time.Now
+	s.links = &commerce.Links{Store: db.Shop(), PublicURL: cfg.Server.PublicURL, Now: now}
+	s.sender = &outbox.Sender{
+		Store:       db.Outbox(),
+		Client:      client,
+		Credentials: credentials(cfg),
+		Links:       s.links,
+		Config: outbox.Config{
+			Workers:      cfg.Outbox.Workers,
+			Batch:        cfg.Outbox.Batch,
+			PollInterval: cfg.Outbox.PollInterval.Duration,
+			Budget:       outbox.Budget{Window: cfg.Outbox.Window.Duration, PerAccount: cfg.Outbox.PerAccount, PerApp: cfg.Outbox.PerApp},
+			MaxAge:       cfg.Outbox.MaxAge.Duration,
+			Lease:        cfg.Outbox.Lease.Duration,
+		},
+		Now: now,
+		Log: log,
+	}
+	s.bot = &bot.Bot{
+		Catalog:     s.catalog.Load,
+		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
+		Stores:      db.Shop(),
+		Outbox:      db.Outbox(),
+		Templates:   tpl,
+		CartLinkTTL: cfg.Checkout.CartLinkTTL.Duration,
+		Now:         now,
+		Log:         log,
+	}
+	s.workers = &inbox.Workers{
+		Store:       db.Inbox(),
+		Handler:     s.bot,
+		Count:       cfg.Intake.Workers,
+		Batch:       cfg.Intake.Batch,
+		Poll:        cfg.Intake.PollInterval.Duration,
+		MaxAttempts: cfg.Intake.MaxAttempts,
+		Log:         log,
+		Committed:   s.sender.Wake,
+	}
+	return s, nil
+}
+
+// merchantIDs lists configured merchants for log lines.
+func merchantIDs(cfg *config.Config) string {
+	ids := make([]string, 0, len(cfg.Merchants))
+	for _, m := range cfg.Merchants {
+		ids = append(ids, m.ID)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}

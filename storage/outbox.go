@@ -1,0 +1,508 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/commerce"
+	"gorm.io/gorm"
+)
+
+// outboxRow is the outbox_messages table.
+type outboxRow struct {
+	ID            int64
+	MsgKey        string
+	MerchantID    string
+	Kind          string
+	Priority      int
+	RecipientID   string
+	InReplyTo     string
+	Body          string
+	LinkBuyerID   string
+	LinkKind      string
+	LinkTargetID  int64
+	LinkExpiresAt *time.Time
+	Grp           string
+	Collapse      string
+	OnSent        string
+	OnDMClosed    string `gorm:"column:on_dm_closed"`
+	Status        string
+	Attempts      int
+	Claims        int64
+	LastError     string
+	XID           string `gorm:"column:x_id"`
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+	LeaseUntil    *time.Time
+	FinishedAt    *time.Time
+}
+
+func (outboxRow) TableName() string { return "outbox_messages" }
+
+// message rebuilds the outbox.Message stored in r.
+func (r outboxRow) message() (outbox.Message, error) {
+	m := outbox.Message{
+		Key:         r.MsgKey,
+		MerchantID:  r.MerchantID,
+		Kind:        outbox.Kind(r.Kind),
+		Priority:    r.Priority,
+		RecipientID: r.RecipientID,
+		InReplyTo:   r.InReplyTo,
+		Text:        r.Body,
+		Group:       r.Grp,
+	}
+	if r.LinkBuyerID != "" {
+		m.Link = &outbox.Link{
+			BuyerID: r.LinkBuyerID,
+			Target:  commerce.LinkTarget{Kind: commerce.LinkKind(r.LinkKind), ID: r.LinkTargetID},
+		}
+		if r.LinkExpiresAt != nil {
+			m.Link.ExpiresAt = r.LinkExpiresAt.UTC()
+		}
+	}
+	var err error
+	if m.Collapse, err = decodeFollowUp(r.Collapse); err != nil {
+		return m, fmt.Errorf("outbox message %q collapse: %w", r.MsgKey, err)
+	}
+	if m.OnSent, err = decodeFollowUp(r.OnSent); err != nil {
+		return m, fmt.Errorf("outbox message %q on_sent: %w", r.MsgKey, err)
+	}
+	if m.OnDMClosed, err = decodeFollowUp(r.OnDMClosed); err != nil {
+		return m, fmt.Errorf("outbox message %q on_dm_closed: %w", r.MsgKey, err)
+	}
+	return m, nil
+}
+
+func encodeFollowUp(m *outbox.Message) (string, error) {
+	if m == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func decodeFollowUp(s string) (*outbox.Message, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var m outbox.Message
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Outbox implements outbox.Store.
+type Outbox struct{ db *DB }
+
+// Outbox returns the outbox store.
+func (db *DB) Outbox() *Outbox { return &Outbox{db: db} }
+
+var _ outbox.Store = (*Outbox)(nil)
+
+// Enqueue implements outbox.Store with INSERT ... ON CONFLICT DO NOTHING in
+// ctx's transaction (or its own). Every message is validated before any is
+// stored.
+func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
+	for i := range msgs {
+		if err := msgs[i].Validate(); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	now := s.db.Now()
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		for i := range msgs {
+			if err := s.insert(tx, &msgs[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %d outbox messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+func (s *Outbox) insert(tx *gorm.DB, m *outbox.Message, now time.Time) error {
+	collapse, err := encodeFollowUp(m.Collapse)
+	if err != nil {
+		return err
+	}
+	onSent, err := encodeFollowUp(m.OnSent)
+	if err != nil {
+		return err
+	}
+	onDMClosed, err := encodeFollowUp(m.OnDMClosed)
+	if err != nil {
+		return err
+	}
+	var (
+		buyer, linkKind string
+		target          int64
+		linkExpires     *time.Time
+	)
+	if m.Link != nil {
+		buyer, linkKind, target = m.Link.BuyerID, string(m.Link.Target.Kind), m.Link.Target.ID
+		t := m.Link.ExpiresAt.UTC()
+		linkExpires = &t
+	}
+	return tx.Exec(`INSERT INTO outbox_messages
+(msg_key, merchant_id, kind, priority, recipient_id, in_reply_to, body, link_buyer_id, link_kind, link_target_id, link_expires_at,
+ grp, collapse, on_sent, on_dm_closed, status, created_at, next_attempt_at)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (msg_key) DO NOTHING`,
+		m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,
+		m.Group, collapse, onSent, onDMClosed, string(outbox.StatusPending), now, now).Error
+}
+
+// expireLimit bounds how many messages one pass gives up, so that a backlog
+// of old messages does not make one transaction long.
+const expireLimit = 500
+
+// Claim implements outbox.Store.
+//
+// On PostgreSQL the pass first locks the app budget row, which every pass
+// needs: passes of all instances thus run one at a time (as SQLite's single
+// writer makes them anyway), and the budget rows are always locked in the
+// same order, so passes cannot deadlock. A pass is short and makes no
+// network call; the sends it leases run outside it, in parallel.
+func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Claim, error) {
+	var out outbox.Claim
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		out = outbox.Claim{}
+		tx := s.db.write(ctx)
+		now := req.Now.UTC()
+		cutoff := now.Add(-req.Budget.Window)
+
+		if err := s.ensureBudget(tx, outbox.AppBudgetKey, now); err != nil {
+			return err
+		}
+		if s.db.driver == DriverPostgres {
+			if err := tx.Exec("SELECT 1 FROM outbox_budgets WHERE budget_key = ? FOR UPDATE", outbox.AppBudgetKey).Error; err != nil {
+				return fmt.Errorf("lock app budget: %w", err)
+			}
+		}
+
+		expired, err := s.expire(tx, now, now.Add(-req.MaxAge))
+		if err != nil {
+			return err
+		}
+		out.Expired = expired
+
+		var rows []outboxRow
+		err = tx.Raw(`SELECT * FROM outbox_messages m
+WHERE ((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
+AND NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
+	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))
+ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
+			now, now, now, cutoff, req.Budget.PerAccount, req.Limit).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("select due: %w", err)
+		}
+		outOfBudget := map[string]bool{}
+		for _, row := range rows {
+			if outOfBudget[row.MerchantID] {
+				continue
+			}
+			account := outbox.AccountBudgetKey(row.MerchantID)
+			if err := s.ensureBudget(tx, account, now); err != nil {
+				return err
+			}
+			m, err := row.message()
+			if err != nil {
+				return err
+			}
+			if m.Group != "" && m.Collapse != nil {
+				c, err := s.collapse(ctx, tx, row, m, req, now)
+				if err != nil {
+					return err
+				}
+				if c != nil {
+					// End the pass here: a pass that inserted a key takes
+					// no further lock, so it cannot deadlock with a pass
+					// waiting to insert the same key.
+					out.Collapsed = append(out.Collapsed, *c)
+					return nil
+				}
+			}
+			ok, err := s.take(tx, outbox.AppBudgetKey, req.Budget.PerApp, now, cutoff)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return nil // the app is out of budget: nothing more this window
+			}
+			ok, err = s.take(tx, account, req.Budget.PerAccount, now, cutoff)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := tx.Exec("UPDATE outbox_budgets SET used = used - 1 WHERE budget_key = ? AND used > 0", outbox.AppBudgetKey).Error; err != nil {
+					return fmt.Errorf("refund app budget: %w", err)
+				}
+				outOfBudget[row.MerchantID] = true
+				continue
+			}
+			lease := now.Add(req.Lease)
+			err = tx.Exec(`UPDATE outbox_messages SET status = 'sending', claims = claims + 1, lease_until = ? WHERE id = ?`,
+				lease, row.ID).Error
+			if err != nil {
+				return fmt.Errorf("lease: %w", err)
+			}
+			out.Messages = append(out.Messages, outbox.Claimed{
+				Message:    m,
+				ID:         row.ID,
+				Claim:      row.Claims + 1,
+				Attempts:   row.Attempts,
+				CreatedAt:  row.CreatedAt.UTC(),
+				LeaseUntil: lease,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return outbox.Claim{}, fmt.Errorf("claim outbox: %w", err)
+	}
+	return out, nil
+}
+
+// expire gives up unsent messages created at or before tooOld and those
+// whose link has expired.
+func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, error) {
+	var rows []outboxRow
+	err := tx.Raw(`SELECT * FROM outbox_messages
+WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?))
+AND (created_at <= ? OR (link_expires_at IS NOT NULL AND link_expires_at <= ?))
+ORDER BY id LIMIT ?`+s.db.forUpdate(), now, tooOld, now, expireLimit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("select expired: %w", err)
+	}
+	var out []outbox.Expired
+	for _, r := range rows {
+		linkExpired := r.LinkExpiresAt != nil && !r.LinkExpiresAt.After(now) && r.CreatedAt.After(tooOld)
+		reason := "too old"
+		if linkExpired {
+			reason = "link expired"
+		}
+		err := tx.Exec(`UPDATE outbox_messages SET status = 'expired', lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ?`,
+			now, reason, r.ID).Error
+		if err != nil {
+			return nil, fmt.Errorf("expire: %w", err)
+		}
+		out = append(out, outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
+			CreatedAt: r.CreatedAt.UTC(), LinkExpired: linkExpired})
+	}
+	return out, nil
+}
+
+// ensureBudget creates the budget row of key if it does not exist yet.
+func (s *Outbox) ensureBudget(tx *gorm.DB, key string, now time.Time) error {
+	err := tx.Exec(`INSERT INTO outbox_budgets (budget_key, window_start, used) VALUES (?, ?, 0) ON CONFLICT (budget_key) DO NOTHING`,
+		key, now).Error
+	if err != nil {
+		return fmt.Errorf("create budget %q: %w", key, err)
+	}
+	return nil
+}
+
+// take takes one unit of the budget key in one conditional UPDATE: a window
+// that started at or before cutoff is over, and the unit starts a new one.
+// It reports false, changing nothing, when the key is blocked by a 429 or
+// its window is used up.
+func (s *Outbox) take(tx *gorm.DB, key string, limit int, now, cutoff time.Time) (bool, error) {
+	res := tx.Exec(`UPDATE outbox_budgets SET
+	used = CASE WHEN window_start <= ? THEN 1 ELSE used + 1 END,
+	window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END
+WHERE budget_key = ?
+AND (blocked_until IS NULL OR blocked_until <= ?)
+AND (window_start <= ? OR used < ?)`,
+		cutoff, cutoff, now, key, now, cutoff, limit)
+	if res.Error != nil {
+		return false, fmt.Errorf("take budget %q: %w", key, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// remaining returns how many units key has left in its current window.
+func (s *Outbox) remaining(tx *gorm.DB, key string, limit int, cutoff time.Time) (int, error) {
+	var b struct {
+		WindowStart time.Time
+		Used        int
+	}
+	if err := tx.Raw("SELECT window_start, used FROM outbox_budgets WHERE budget_key = ?", key).Scan(&b).Error; err != nil {
+		return 0, fmt.Errorf("read budget %q: %w", key, err)
+	}
+	if !b.WindowStart.After(cutoff) {
+		return limit, nil
+	}
+	return max(limit-b.Used, 0), nil
+}
+
+// collapse replaces row's group by its Collapse post when the group was
+// collapsed before or the account cannot answer every pending member in
+// this window; it returns nil when the group stays.
+func (s *Outbox) collapse(ctx context.Context, tx *gorm.DB, row outboxRow, m outbox.Message, req outbox.ClaimRequest, now time.Time) (*outbox.Collapsed, error) {
+	cutoff := now.Add(-req.Budget.Window)
+	var counts struct {
+		Pending, Collapsed int64
+	}
+	err := tx.Raw(`SELECT
+	COALESCE(SUM(CASE WHEN status = 'pending' OR id = ? THEN 1 ELSE 0 END), 0) AS pending,
+	COALESCE(SUM(CASE WHEN status = 'collapsed' THEN 1 ELSE 0 END), 0) AS collapsed
+FROM outbox_messages WHERE grp = ?`, row.ID, row.Grp).Scan(&counts).Error
+	if err != nil {
+		return nil, fmt.Errorf("count group %q: %w", row.Grp, err)
+	}
+	if counts.Collapsed == 0 {
+		var ahead int64
+		// The account's pending messages that come first (checkout links)
+		// keep their share of the budget.
+		err := tx.Raw(`SELECT COUNT(*) FROM outbox_messages WHERE merchant_id = ? AND status = 'pending' AND priority < ? AND grp <> ?`,
+			row.MerchantID, row.Priority, row.Grp).Scan(&ahead).Error
+		if err != nil {
+			return nil, fmt.Errorf("count ahead of group %q: %w", row.Grp, err)
+		}
+		acct, err := s.remaining(tx, outbox.AccountBudgetKey(row.MerchantID), req.Budget.PerAccount, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		app, err := s.remaining(tx, outbox.AppBudgetKey, req.Budget.PerApp, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		if counts.Pending <= int64(min(acct, app))-ahead {
+			return nil, nil
+		}
+	}
+	var ids []int64
+	err = tx.Raw(`SELECT id FROM outbox_messages WHERE grp = ? AND (status = 'pending' OR id = ?)`+s.db.forUpdate(),
+		row.Grp, row.ID).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("select group %q: %w", row.Grp, err)
+	}
+	err = tx.Exec(`UPDATE outbox_messages SET status = 'collapsed', lease_until = NULL, finished_at = ? WHERE id IN ?`, now, ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("collapse group %q: %w", row.Grp, err)
+	}
+	if err := s.Enqueue(ctx, *m.Collapse); err != nil {
+		return nil, err
+	}
+	return &outbox.Collapsed{Group: row.Grp, MerchantID: row.MerchantID, Messages: len(ids), PostKey: m.Collapse.Key}, nil
+}
+
+// Finish implements outbox.Store.
+func (s *Outbox) Finish(ctx context.Context, r outbox.Result) (bool, error) {
+	applied := false
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		now := r.Now.UTC()
+		var res *gorm.DB
+		switch r.Outcome {
+		case outbox.OutcomeSent:
+			res = tx.Exec(`UPDATE outbox_messages SET status = 'sent', x_id = ?, lease_until = NULL, finished_at = ?, last_error = ''
+WHERE id = ? AND status IN ('sending', 'pending')`, r.XID, now, r.ID)
+		case outbox.OutcomeRetry, outbox.OutcomeRateLimited, outbox.OutcomeReleased:
+			failed := 0
+			if r.Outcome == outbox.OutcomeRetry {
+				failed = 1
+			}
+			res = tx.Exec(`UPDATE outbox_messages SET status = 'pending', attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL,
+last_error = CASE WHEN ? = '' THEN last_error ELSE ? END
+WHERE id = ? AND status = 'sending' AND claims = ?`, failed, r.Next.UTC(), r.Error, r.Error, r.ID, r.Claim)
+		case outbox.OutcomeFailed, outbox.OutcomeUndeliverable, outbox.OutcomeExpired:
+			status := map[outbox.Outcome]outbox.Status{
+				outbox.OutcomeFailed:        outbox.StatusFailed,
+				outbox.OutcomeUndeliverable: outbox.StatusUndeliverable,
+				outbox.OutcomeExpired:       outbox.StatusExpired,
+			}[r.Outcome]
+			res = tx.Exec(`UPDATE outbox_messages SET status = ?, attempts = attempts + 1, lease_until = NULL, finished_at = ?, last_error = ?
+WHERE id = ? AND status = 'sending' AND claims = ?`, string(status), now, r.Error, r.ID, r.Claim)
+		default:
+			return fmt.Errorf("unknown outcome %q", r.Outcome)
+		}
+		if res.Error != nil {
+			return res.Error
+		}
+		applied = res.RowsAffected == 1
+		if r.Block != "" {
+			// Blocked even if the lease was lost: X said so for the account.
+			err := tx.Exec(`INSERT INTO outbox_budgets (budget_key, window_start, used, blocked_until) VALUES (?, ?, 0, ?)
+ON CONFLICT (budget_key) DO UPDATE SET blocked_until = CASE
+	WHEN outbox_budgets.blocked_until IS NULL OR outbox_budgets.blocked_until < excluded.blocked_until THEN excluded.blocked_until
+	ELSE outbox_budgets.blocked_until END`, r.Block, now, r.Next.UTC()).Error
+			if err != nil {
+				return fmt.Errorf("block %q: %w", r.Block, err)
+			}
+		}
+		if applied && r.Then != nil {
+			return s.Enqueue(ctx, *r.Then)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("finish outbox message %d (%s): %w", r.ID, r.Outcome, err)
+	}
+	return applied, nil
+}
+
+// BlockedUntil implements outbox.Store.
+func (s *Outbox) BlockedUntil(ctx context.Context, budgetKey string) (time.Time, error) {
+	var rows []struct{ BlockedUntil *time.Time }
+	err := s.db.read(ctx).Raw("SELECT blocked_until FROM outbox_budgets WHERE budget_key = ?", budgetKey).Scan(&rows).Error
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read budget %q: %w", budgetKey, err)
+	}
+	if len(rows) == 0 || rows[0].BlockedUntil == nil {
+		return time.Time{}, nil
+	}
+	return rows[0].BlockedUntil.UTC(), nil
+}
+
+// OutboxMessage is a stored message as operators and tests see it.
+type OutboxMessage struct {
+	outbox.Message
+	Status    outbox.Status
+	Attempts  int
+	XID       string
+	LastError string
+	// Body is the stored text: with LinkPlaceholder, never a minted link.
+	Body string
+}
+
+// Get returns the stored message with key, and false when there is none.
+func (s *Outbox) Get(ctx context.Context, key string) (OutboxMessage, bool, error) {
+	var rows []outboxRow
+	if err := s.db.read(ctx).Raw("SELECT * FROM outbox_messages WHERE msg_key = ?", key).Scan(&rows).Error; err != nil {
+		return OutboxMessage{}, false, fmt.Errorf("read outbox message %q: %w", key, err)
+	}
+	if len(rows) == 0 {
+		return OutboxMessage{}, false, nil
+	}
+	r := rows[0]
+	m, err := r.message()
+	if err != nil {
+		return OutboxMessage{}, false, err
+	}
+	return OutboxMessage{Message: m, Status: outbox.Status(r.Status), Attempts: r.Attempts, XID: r.XID, LastError: r.LastError, Body: r.Body}, true, nil
+}
+
+// Counts returns how many messages are in each status.
+func (s *Outbox) Counts(ctx context.Context) (map[outbox.Status]int, error) {
+	var rows []struct {
+		Status string
+		N      int
+	}
+	if err := s.db.read(ctx).Raw(`SELECT status, COUNT(*) AS n FROM outbox_messages GROUP BY status`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	out := map[outbox.Status]int{}
+	for _, r := range rows {
+		out[outbox.Status(r.Status)] = r.N
+	}
+	return out, nil
+}

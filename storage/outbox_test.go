@@ -1,0 +1,145 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/storage/storagetest"
+)
+
+var outboxNow = time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)
+
+func outboxDM(key string) outbox.Message {
+	return outbox.Message{Key: key, MerchantID: "acme", Kind: outbox.KindDM, RecipientID: "42", Text: "hello"}
+}
+
+func claimReq(now time.Time, limit, perAccount int) outbox.ClaimRequest {
+	return outbox.ClaimRequest{Now: now, Limit: limit, Lease: 30 * time.Second, MaxAge: time.Hour,
+		Budget: outbox.Budget{Window: 15 * time.Minute, PerAccount: perAccount, PerApp: 1000}}
+}
+
+func TestOutboxMessagesCommitWithTheCallersChange(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		failed := errors.New("hold not created")
+		err := db.InTx(ctx, func(ctx context.Context) error {
+			if err := db.Outbox().Enqueue(ctx, outboxDM("rolled-back")); err != nil {
+				return err
+			}
+			return failed
+		})
+		if !errors.Is(err, failed) {
+			t.Fatalf("InTx = %v", err)
+		}
+		if _, ok, _ := db.Outbox().Get(ctx, "rolled-back"); ok {
+			t.Fatal("message of a rolled-back change was stored")
+		}
+		err = db.InTx(ctx, func(ctx context.Context) error {
+			return db.Outbox().Enqueue(ctx, outboxDM("a"), outboxDM("a"), outboxDM("b"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM outbox_messages"); got != 2 {
+			t.Fatalf("rows = %d, want 2 (one per key)", got)
+		}
+		bad := outboxDM("c")
+		bad.RecipientID = ""
+		if err := db.Outbox().Enqueue(ctx, outboxDM("d"), bad); !errors.Is(err, outbox.ErrInvalid) {
+			t.Fatalf("invalid enqueue = %v, want ErrInvalid", err)
+		}
+		if _, ok, _ := db.Outbox().Get(ctx, "d"); ok {
+			t.Error("a batch with an invalid message was partly stored")
+		}
+	})
+}
+
+// A crashed sender's lease expires and the message is claimed again; the
+// crashed sender's late result then changes nothing, except that a send X
+// accepted is still recorded.
+func TestOutboxLeaseHidesAMessageUntilItExpires(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		if err := db.Outbox().Enqueue(ctx, outboxDM("k")); err != nil {
+			t.Fatal(err)
+		}
+		first, err := db.Outbox().Claim(ctx, claimReq(now, 10, 100))
+		if err != nil || len(first.Messages) != 1 {
+			t.Fatalf("first claim = %+v, %v", first, err)
+		}
+		again, _ := db.Outbox().Claim(ctx, claimReq(now.Add(29*time.Second), 10, 100))
+		if len(again.Messages) != 0 {
+			t.Fatal("a leased message was claimed by another sender")
+		}
+		second, _ := db.Outbox().Claim(ctx, claimReq(now.Add(30*time.Second), 10, 100))
+		if len(second.Messages) != 1 || second.Messages[0].Claim == first.Messages[0].Claim {
+			t.Fatalf("after the lease: %+v, want the message claimed again under a new claim", second.Messages)
+		}
+		old := first.Messages[0]
+		ok, err := db.Outbox().Finish(ctx, outbox.Result{ID: old.ID, Claim: old.Claim, Outcome: outbox.OutcomeRetry, Now: now, Next: now})
+		if err != nil || ok {
+			t.Fatalf("late retry of a lost lease = %v, %v; want ignored", ok, err)
+		}
+		follow := outboxDM("follow")
+		ok, err = db.Outbox().Finish(ctx, outbox.Result{ID: old.ID, Claim: old.Claim, Outcome: outbox.OutcomeSent, XID: "99", Now: now, Then: &follow})
+		if err != nil || !ok {
+			t.Fatalf("late sent of a lost lease = %v, %v; want recorded", ok, err)
+		}
+		m, _, _ := db.Outbox().Get(ctx, "k")
+		if m.Status != outbox.StatusSent || m.XID != "99" {
+			t.Errorf("row = %+v, want sent as 99", m)
+		}
+		if _, ok, _ := db.Outbox().Get(ctx, "follow"); !ok {
+			t.Error("OnSent follow-up not enqueued with the sent mark")
+		}
+	})
+}
+
+func TestOutboxConcurrentClaimsNeverExceedTheBudget(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		for i := range 50 {
+			if err := db.Outbox().Enqueue(ctx, outboxDM(fmt.Sprint("k", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 5 {
+					c, err := db.Outbox().Claim(ctx, claimReq(now, 3, 10))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, m := range c.Messages {
+						seen[m.ID]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != 10 {
+			t.Errorf("claimed %d messages, want exactly the budget of 10", len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("message %d claimed %d times", id, n)
+			}
+		}
+	})
+}
