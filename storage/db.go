@@ -64,12 +64,8 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	}
 	gcfg := &gorm.Config{
 		SkipDefaultTransaction: true,
-		// Statements are prepared once per connection and reused: on the
-		// intake path re-preparing cost a fifth of the CPU.
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 512,
-		Logger:             logger.Discard,
-		NowFunc:            func() time.Time { return opts.Now().UTC() },
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return opts.Now().UTC() },
 	}
 	db := &DB{driver: driver, now: opts.Now, log: opts.Logger}
 	switch driver {
@@ -88,7 +84,14 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		wsql.SetConnMaxIdleTime(0)
 		db.w, db.r = w, w
 		if !isMemory(dsn) {
-			r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), gcfg)
+			// The read-only pool caches prepared statements. The writer
+			// and PostgreSQL do not: GORM holds one lock while it prepares
+			// on the pool, and a transaction that needs that lock while it
+			// holds the pool's last connection (SQLite's only writer) would
+			// wait forever for a preparer that waits for the connection.
+			rcfg := *gcfg
+			rcfg.PrepareStmt, rcfg.PrepareStmtMaxSize = true, 256
+			r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), &rcfg)
 			if err != nil {
 				return nil, fmt.Errorf("open sqlite %q for reading: %w", dsn, err)
 			}
