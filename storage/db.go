@@ -42,9 +42,11 @@ type DB struct {
 	w *gorm.DB
 	// r runs reads outside transactions. On SQLite it is a separate,
 	// query-only pool so readers never wait for the writer (WAL mode).
-	r   *gorm.DB
-	now func() time.Time
-	log *slog.Logger
+	r *gorm.DB
+	// gate orders transactions on SQLite's single writer; nil on PostgreSQL.
+	gate *writeGate
+	now  func() time.Time
+	log  *slog.Logger
 }
 
 // Open connects to the database named by driver and dsn. It does not
@@ -83,6 +85,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		wsql.SetConnMaxLifetime(0)
 		wsql.SetConnMaxIdleTime(0)
 		db.w, db.r = w, w
+		db.gate = newWriteGate()
 		if !isMemory(dsn) {
 			// The read-only pool caches prepared statements. The writer
 			// and PostgreSQL do not: GORM holds one lock while it prepares
@@ -198,8 +201,17 @@ type txKey struct{}
 // transaction is rolled back; otherwise it is committed. A nested InTx joins
 // the outer transaction.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.inTx(ctx, false, fn)
+}
+
+// inTx is InTx; urgent transactions go before others on SQLite's writer.
+func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
+	}
+	if db.gate != nil {
+		db.gate.lock(urgent)
+		defer db.gate.unlock()
 	}
 	return db.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
