@@ -31,6 +31,11 @@ type shop struct {
 
 func startShop(t *testing.T, driver string, outboxCfg string) *shop {
 	t.Helper()
+	return startShopVersion(t, driver, outboxCfg, "2")
+}
+
+func startShopVersion(t *testing.T, driver, outboxCfg, apiVersion string) *shop {
+	t.Helper()
 	sim := xsim.New(xsim.Options{ConsumerKey: "e2e-consumer-key", ConsumerSecret: testSecret})
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
@@ -45,7 +50,7 @@ func startShop(t *testing.T, driver string, outboxCfg string) *shop {
   shutdown_timeout: 5s
 storage: { driver: %s, dsn: %q }
 x:
-  api_version: "2"
+  api_version: %q
   api_base_url: %q
   consumer_key: e2e-consumer-key
   consumer_secret: %s
@@ -73,7 +78,7 @@ merchants:
         stock: 50
         per_customer_limit: 1
         post_ids: ["1005"]
-`, port, port, drv, dsn, api.URL, testSecret, outboxCfg, testMerchant, testMerchant)
+`, port, port, drv, dsn, apiVersion, api.URL, testSecret, outboxCfg, testMerchant, testMerchant)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -139,7 +144,13 @@ var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/checkout/[A-Za-z0-9_-]+
 // reply without personal data; the same event delivered 5 times changes
 // nothing.
 func TestReplyGetsPrivateLinkAndPublicNudgeOnce(t *testing.T) {
-	s := startShop(t, storage.DriverSQLite, "")
+	for _, v := range []string{"2", "1.1"} {
+		t.Run("x_api_"+v, func(t *testing.T) { replyGetsLinkAndNudge(t, v) })
+	}
+}
+
+func replyGetsLinkAndNudge(t *testing.T, apiVersion string) {
+	s := startShopVersion(t, storage.DriverSQLite, "", apiVersion)
 	sent := time.Now()
 	payload := replyTo("1001", 1, "@acme #BuyNow red x2")
 	var wg sync.WaitGroup
@@ -157,8 +168,8 @@ func TestReplyGetsPrivateLinkAndPublicNudgeOnce(t *testing.T) {
 		t.Fatalf("%d DMs and %d posts after 5 deliveries, want 1 and 1", len(dms), len(posts))
 	}
 	dm, post := dms[0], posts[0]
-	if dm.RecipientID != "901" || dm.AuthorToken != testMerchant+"-acme-token" {
-		t.Fatalf("DM to %s signed by %s", dm.RecipientID, dm.AuthorToken)
+	if dm.RecipientID != "901" || dm.AuthorToken != testMerchant+"-acme-token" || dm.Version != apiVersion || post.Version != apiVersion {
+		t.Fatalf("DM to %s signed by %s through API %s, reply through %s", dm.RecipientID, dm.AuthorToken, dm.Version, post.Version)
 	}
 	for _, want := range []string{"2 × Signed vinyl (red)", "$50.00"} {
 		if !strings.Contains(dm.Text, want) {
