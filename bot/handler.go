@@ -345,7 +345,13 @@ func (b *Bot) onDM(ctx context.Context, ev inbox.Event, cat *commerce.Catalog, m
 		return b.Outbox.Enqueue(ctx, outbox.Message{Key: a.key("dm_cart_view"), MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityCheckout, RecipientID: sender, Text: text,
 			Link: &outbox.Link{BuyerID: sender, Target: commerce.LinkTarget{Kind: commerce.LinkCart, ID: c.ID}, ExpiresAt: now.Add(b.CartLinkTTL)}})
 	case "orders", "order", "history":
-		return send("dm_orders", priv)
+		priv.Link = outbox.LinkPlaceholder
+		text, err := b.Templates.Private(m.ID, "dm_orders", priv)
+		if err != nil {
+			return err
+		}
+		return b.Outbox.Enqueue(ctx, outbox.Message{Key: a.key("dm_orders"), MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityNotice, RecipientID: sender, Text: text,
+			Link: &outbox.Link{BuyerID: sender, Target: commerce.LinkTarget{Kind: commerce.LinkOrders}, ExpiresAt: now.Add(time.Hour)}})
 	case "stop", "unsubscribe":
 		if err := b.Stores.SetReminders(ctx, buyer, false, now); err != nil {
 			return err

@@ -32,7 +32,9 @@ var defaultTemplates = map[string]string{
 	"dm_cart":               `Added {{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}}. Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_view":          `Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_empty":         `Your cart with {{.Merchant}} is empty. Reply #AddToCart to a post to add something.`,
-	"dm_orders":             `You have no orders with {{.Merchant}} yet.`,
+	"dm_orders":             `Your orders with {{.Merchant}} and your saved details, for the next hour: {{.Link}}`,
+	"dm_order_paid":         `Order {{.Reference}} is confirmed: {{.Items}}, {{.Total}}.{{if .ShipTo}} Shipping to {{.ShipTo}}.{{end}} Thank you!`,
+	"dm_order_refunded":     `Sorry! {{.Items}} sold out before your payment arrived, so we refunded {{.Total}} (order {{.Reference}}).`,
 	"dm_buy_none":           `You have nothing on hold with {{.Merchant}} right now. Reply #BuyNow to one of our posts to get a checkout link.`,
 	"dm_stop":               `Reminders are off. Send "start" to turn them back on.`,
 	"dm_start":              `Reminders are on. Send "stop" to turn them off.`,
@@ -72,6 +74,9 @@ type PrivateData struct {
 	Link      string // the outbox's link placeholder, replaced at send time
 	Cart      string
 	CartTotal string
+	Reference string // an order's reference, HC-000123
+	Items     string // an order's items
+	ShipTo    string // city and region only, never the street
 }
 
 // Templates renders answers for merchants: defaults, overridden per

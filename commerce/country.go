@@ -40,3 +40,6 @@ const countryCodes = " " +
 	"WF WS " +
 	"YE YT " +
 	"ZA ZM ZW "
+
+// Countries returns every ISO 3166-1 alpha-2 code, sorted.
+func Countries() []string { return strings.Fields(countryCodes) }

@@ -16,6 +16,9 @@ var (
 	ErrExpired          = errors.New("expired")
 	ErrUsed             = errors.New("already used")
 	ErrQuantityTooLarge = errors.New("quantity too large")
+	ErrConflict         = errors.New("conflicts with the current state")
+	ErrNotShippable     = errors.New("cannot ship to that country")
+	ErrInvalid          = errors.New("invalid")
 )
 
 // LimitError is an ErrOverLimit that says how many units the buyer may

@@ -16,8 +16,9 @@ type LinkKind string
 
 // Link kinds.
 const (
-	LinkHold LinkKind = "hold" // checkout of one hold
-	LinkCart LinkKind = "cart" // checkout of a cart
+	LinkHold   LinkKind = "hold"   // checkout of one hold
+	LinkCart   LinkKind = "cart"   // checkout of a cart
+	LinkOrders LinkKind = "orders" // the buyer's order history
 )
 
 // LinkTarget is what a token opens.
@@ -70,8 +71,8 @@ type Links struct {
 }
 
 // Mint creates a link for buyerID to target, valid until expiresAt, and
-// returns its URL: {public_url}/checkout/{secret}. The secret exists only
-// in the returned URL.
+// returns its URL: {public_url}/checkout/{secret}, or /orders/{secret} for
+// the order history. The secret exists only in the returned URL.
 func (l *Links) Mint(ctx context.Context, buyerID string, target LinkTarget, expiresAt time.Time) (string, error) {
 	secret, hash, err := NewTokenSecret()
 	if err != nil {
@@ -81,7 +82,11 @@ func (l *Links) Mint(ctx context.Context, buyerID string, target LinkTarget, exp
 	if err != nil {
 		return "", fmt.Errorf("store link token: %w", err)
 	}
-	return strings.TrimRight(l.PublicURL, "/") + "/checkout/" + secret, nil
+	path := "/checkout/"
+	if target.Kind == LinkOrders {
+		path = "/orders/"
+	}
+	return strings.TrimRight(l.PublicURL, "/") + path + secret, nil
 }
 
 // Resolve returns the token behind a link's secret: ErrNotFound for a

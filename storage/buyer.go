@@ -69,10 +69,15 @@ func (s *Shop) TakeQuestion(ctx context.Context, buyerID string, now time.Time) 
 	return q, nil
 }
 
-// Forget implements commerce.BuyerStore. Today a buyer's stored details
-// are their handle and preferences; saved addresses and payment methods
-// join this erase when the checkout stores them.
+// Forget implements commerce.BuyerStore: the saved address, contact and
+// payment method reference are deleted, and the handle and preferences
+// cleared. Orders stay (the merchants' records of sale).
 func (s *Shop) Forget(ctx context.Context, buyerID string, now time.Time) error {
-	return s.db.write(ctx).Exec(`UPDATE buyers SET screen_name = '', reminders_off = 0, pending_question = '', question_expires_at = NULL, updated_at = ? WHERE x_user_id = ?`,
-		now, buyerID).Error
+	return s.db.InTx(ctx, func(ctx context.Context) error {
+		if err := s.db.write(ctx).Exec(`DELETE FROM buyer_details WHERE buyer_id = ?`, buyerID).Error; err != nil {
+			return err
+		}
+		return s.db.write(ctx).Exec(`UPDATE buyers SET screen_name = '', reminders_off = 0, pending_question = '', question_expires_at = NULL, updated_at = ? WHERE x_user_id = ?`,
+			now, buyerID).Error
+	})
 }

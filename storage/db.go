@@ -31,6 +31,17 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives slow-query and error logs; slog.Default when nil.
 	Logger *slog.Logger
+	// Sealer encrypts personal data (addresses, contacts) before it is
+	// written; storing such data fails without one.
+	Sealer Sealer
+}
+
+// Sealer encrypts and decrypts personal data. aad binds a sealed value to
+// its place (a buyer, an order), so it cannot be moved to another row.
+// vault.Keyring implements it.
+type Sealer interface {
+	Seal(plaintext []byte, aad string) (string, error)
+	Open(sealed string, aad string) ([]byte, error)
 }
 
 // DB is an open hashcart database. It is safe for concurrent use.
@@ -44,9 +55,10 @@ type DB struct {
 	// query-only pool so readers never wait for the writer (WAL mode).
 	r *gorm.DB
 	// gate orders transactions on SQLite's single writer; nil on PostgreSQL.
-	gate *writeGate
-	now  func() time.Time
-	log  *slog.Logger
+	gate   *writeGate
+	now    func() time.Time
+	log    *slog.Logger
+	sealer Sealer
 }
 
 // Open connects to the database named by driver and dsn. It does not
@@ -69,7 +81,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return opts.Now().UTC() },
 	}
-	db := &DB{driver: driver, now: opts.Now, log: opts.Logger}
+	db := &DB{driver: driver, now: opts.Now, log: opts.Logger, sealer: opts.Sealer}
 	switch driver {
 	case DriverSQLite:
 		w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, false)), gcfg)
@@ -240,6 +252,16 @@ func (db *DB) read(ctx context.Context) *gorm.DB {
 func (db *DB) forUpdate() string {
 	if db.driver == DriverPostgres {
 		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// forUpdateWait locks the selected rows until the transaction ends, waiting
+// for other holders (PostgreSQL); SQLite's single writer already excludes
+// every other transaction.
+func (db *DB) forUpdateWait() string {
+	if db.driver == DriverPostgres {
+		return " FOR UPDATE"
 	}
 	return ""
 }

@@ -23,6 +23,7 @@ var migrations = []migration{
 	{1, "inbox", inboxSchema},
 	{2, "commerce", commerceSchema},
 	{3, "outbox", outboxSchema},
+	{4, "orders", ordersSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -3,11 +3,15 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,35 +21,46 @@ import (
 //go:embed templates/*.html
 var pageFS embed.FS
 
-var linkPage = template.Must(template.ParseFS(pageFS, "templates/link.html"))
+var checkoutPage = template.Must(template.ParseFS(pageFS, "templates/checkout.html"))
 
-// CheckoutReader is what the link page reads.
+// CheckoutReader is what the pages read besides orders.
 type CheckoutReader interface {
 	Hold(ctx context.Context, id int64) (commerce.Hold, error)
 	Cart(ctx context.Context, id int64) (commerce.Cart, error)
 }
 
-// LinkPages serves GET /checkout/{token}: the page a DM's private link
-// opens. It shows what the link holds (the items, the amount, the time left
-// on the hold) or a clear page for an unknown or expired link.
-type LinkPages struct {
-	Links   *commerce.Links
-	Store   CheckoutReader
-	Catalog func() *commerce.Catalog
-	Now     func() time.Time
-	Log     *slog.Logger
+// CheckoutPages serves the pages behind private links:
+//
+//	GET  /checkout/{token}         the order form (or what became of it)
+//	POST /checkout/{token}         place the order and go to payment
+//	GET  /checkout/{token}/done    the confirmation
+//	GET  /orders/{token}           the buyer's orders and saved details
+//	POST /orders/{token}/forget    remove the saved details
+//
+// Every page works without JavaScript, never lets the token leave in a
+// Referer and is never cached.
+type CheckoutPages struct {
+	Links    *commerce.Links
+	Store    CheckoutReader
+	Orders   commerce.OrderStore
+	Details  commerce.DetailsStore
+	Checkout *commerce.Checkout
+	// Forget erases a buyer's saved details (the DM "forget" does the same).
+	Forget    func(ctx context.Context, buyerID string, now time.Time) error
+	Catalog   func() *commerce.Catalog
+	CSRFKey   []byte
+	PublicURL string
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
-// Mount registers the page.
-func (p *LinkPages) Mount(app fiber.Router) {
+// Mount registers the pages.
+func (p *CheckoutPages) Mount(app fiber.Router) {
 	app.Get("/checkout/:token", p.show)
-}
-
-type linkView struct {
-	Heading string
-	Lines   []lineView
-	Total   string
-	Message string
+	app.Post("/checkout/:token", p.submit)
+	app.Get("/checkout/:token/done", p.done)
+	app.Get("/orders/:token", p.orders)
+	app.Post("/orders/:token/forget", p.forget)
 }
 
 type lineView struct {
@@ -55,65 +70,332 @@ type lineView struct {
 	Amount   string
 }
 
-func (p *LinkPages) show(c *fiber.Ctx) error {
-	// The token is in the path: never let it leave in a Referer, never let
-	// a cache keep the page.
-	c.Set("Referrer-Policy", "no-referrer")
-	c.Set("Cache-Control", "no-store")
-	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	ctx := c.UserContext()
-	tok, err := p.Links.Resolve(ctx, c.Params("token"))
-	switch {
-	case errors.Is(err, commerce.ErrNotFound):
-		return p.render(c, fiber.StatusNotFound, linkView{Heading: "This link doesn't work", Message: "Check that you opened the whole link from your DM. You can also DM \"buy\" to get a fresh one."})
-	case errors.Is(err, commerce.ErrExpired):
-		return p.render(c, fiber.StatusGone, linkView{Heading: "This link has expired", Message: "The items were held for a limited time. Reply to the post again, or DM \"buy\", to get a new link while stock lasts."})
-	case err != nil:
-		return err
-	}
-	var v linkView
-	switch tok.Target.Kind {
-	case commerce.LinkHold:
-		h, err := p.Store.Hold(ctx, tok.Target.ID)
-		if err != nil {
-			return err
-		}
-		if h.Status != commerce.HoldActive || !p.Now().Before(h.ExpiresAt) {
-			return p.render(c, fiber.StatusGone, linkView{Heading: "This hold has ended", Message: "The items are no longer held for you. Reply to the post again, or DM \"buy\", while stock lasts."})
-		}
-		title := h.OfferID
-		if o, ok := p.Catalog().Offer(h.MerchantID, h.OfferID); ok {
-			title = o.Title
-		}
-		left := h.ExpiresAt.Sub(p.Now()).Round(time.Minute)
-		v = linkView{
-			Heading: "Your order",
-			Lines:   []lineView{{Quantity: h.Quantity, Title: title, Variant: h.Variant, Amount: h.Total().String()}},
-			Total:   h.Total().String(),
-			Message: fmt.Sprintf("Held for you until %s UTC (about %d min left). Payment opens on this page.", h.ExpiresAt.UTC().Format("15:04"), int(left.Minutes())),
-		}
-	case commerce.LinkCart:
-		cart, err := p.Store.Cart(ctx, tok.Target.ID)
-		if err != nil {
-			return err
-		}
-		v = linkView{Heading: "Your cart", Total: cart.Total().String(), Message: "Items in a cart are not reserved until you check out."}
-		for _, l := range cart.Lines {
-			v.Lines = append(v.Lines, lineView{Quantity: l.Quantity, Title: l.Title, Variant: l.Variant,
-				Amount: commerce.Money{Amount: l.UnitPrice.Amount * int64(l.Quantity), Currency: l.UnitPrice.Currency}.String()})
-		}
-	default:
-		return p.render(c, fiber.StatusNotFound, linkView{Heading: "This link doesn't work"})
-	}
-	return p.render(c, fiber.StatusOK, v)
+type pageView struct {
+	Title, Heading, Merchant string
+	Lines                    []lineView
+	Total                    string
+	Message                  string
+	Good                     bool
+	// The form.
+	Action, CSRF string
+	HoldUntil    string
+	MinutesLeft  int
+	Form         commerce.Submission
+	Errors       map[string]string
+	Alert        string
+	Countries    []string
+	Free         bool
+	Orders       []orderView
+	Saved        string
 }
 
-func (p *LinkPages) render(c *fiber.Ctx, status int, v linkView) error {
+type orderView struct {
+	Reference, Status string
+	Lines             []lineView
+	Total             string
+	Timeline          []string
+}
+
+func secureHeaders(c *fiber.Ctx) {
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Cache-Control", "no-store")
+	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+}
+
+func (p *CheckoutPages) render(c *fiber.Ctx, status int, name string, v pageView) error {
+	if v.Title == "" {
+		v.Title = v.Heading
+	}
+	if v.Merchant == "" {
+		v.Merchant = "the shop"
+	}
 	var b bytes.Buffer
-	if err := linkPage.Execute(&b, v); err != nil {
+	if err := checkoutPage.ExecuteTemplate(&b, name, v); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(b.Bytes())
+}
+
+func (p *CheckoutPages) message(c *fiber.Ctx, status int, heading, msg string) error {
+	return p.render(c, status, "message", pageView{Heading: heading, Message: msg})
+}
+
+// csrf is the form token for a link: only someone who has the page (and so
+// the link) can post it, and a cross-site post is refused as well.
+func (p *CheckoutPages) csrf(kind, secret string) string {
+	m := hmac.New(sha256.New, p.CSRFKey)
+	m.Write([]byte(kind + ":" + commerce.HashToken(secret)))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (p *CheckoutPages) csrfOK(c *fiber.Ctx, kind, secret string) bool {
+	if site := c.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	return hmac.Equal([]byte(c.FormValue("csrf")), []byte(p.csrf(kind, secret)))
+}
+
+// resolve turns the link into its token, answering the page for links that
+// do not work. ok is false when a page was sent.
+func (p *CheckoutPages) resolve(c *fiber.Ctx, kind commerce.LinkKind) (commerce.Token, bool, error) {
+	secureHeaders(c)
+	tok, err := p.Links.Resolve(c.UserContext(), c.Params("token"))
+	switch {
+	case errors.Is(err, commerce.ErrNotFound) || (err == nil && tok.Target.Kind != kind && !(kind == commerce.LinkHold && tok.Target.Kind == commerce.LinkCart)):
+		return tok, false, p.message(c, fiber.StatusNotFound, "This link doesn't work",
+			`Check that you opened the whole link from your DM. You can also DM "buy" or "orders" to get a fresh one.`)
+	case errors.Is(err, commerce.ErrExpired):
+		if kind == commerce.LinkHold && tok.Target.Kind == commerce.LinkHold {
+			// A paid order's link still shows the order.
+			if o, oerr := p.Orders.OrderForHold(c.UserContext(), tok.Target.ID); oerr == nil && o.Status != commerce.OrderPending {
+				return tok, false, p.orderState(c, o)
+			}
+		}
+		return tok, false, p.message(c, fiber.StatusGone, "This link has expired",
+			`It was valid for a limited time. Reply to the post again, or DM "buy", to get a new link while stock lasts.`)
+	case err != nil:
+		return tok, false, err
+	}
+	return tok, true, nil
+}
+
+func (p *CheckoutPages) offer(h commerce.Hold) (*commerce.Offer, string) {
+	cat := p.Catalog()
+	name := h.MerchantID
+	if m, ok := cat.Merchant(h.MerchantID); ok && m.Name != "" {
+		name = m.Name
+	}
+	o, ok := cat.Offer(h.MerchantID, h.OfferID)
+	if !ok {
+		return nil, name
+	}
+	return o, name
+}
+
+func holdLines(h commerce.Hold, title string) []lineView {
+	return []lineView{{Quantity: h.Quantity, Title: title, Variant: h.Variant, Amount: h.Total().String()}}
+}
+
+func orderLines(o commerce.Order) []lineView {
+	out := make([]lineView, len(o.Lines))
+	for i, l := range o.Lines {
+		out[i] = lineView{Quantity: l.Quantity, Title: l.Title, Variant: l.Variant,
+			Amount: commerce.Money{Amount: l.UnitPrice.Amount * int64(l.Quantity), Currency: l.UnitPrice.Currency}.String()}
+	}
+	return out
+}
+
+// orderState is the page for a link whose order is no longer pending: a
+// reused link shows what became of it, and changes nothing.
+func (p *CheckoutPages) orderState(c *fiber.Ctx, o commerce.Order) error {
+	v := pageView{Lines: orderLines(o), Total: o.Total.String()}
+	switch o.Status {
+	case commerce.OrderPaid, commerce.OrderFulfilled:
+		v.Heading, v.Good = "Thank you! Order "+o.Reference()+" is confirmed", true
+		v.Message = "A confirmation is on its way to your DMs."
+		if o.Shipping.City != "" {
+			v.Message = "Shipping to " + o.Shipping.Short() + ". A confirmation is on its way to your DMs."
+		}
+	case commerce.OrderRefunded:
+		v.Heading = "Order " + o.Reference() + " was refunded"
+		v.Message = "The item sold out before your payment arrived, so your payment was refunded in full."
+	default:
+		v.Heading = "Order " + o.Reference() + " is " + string(o.Status)
+	}
+	return p.render(c, fiber.StatusOK, "message", v)
+}
+
+func (p *CheckoutPages) show(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkHold)
+	if !ok {
+		return err
+	}
+	if tok.Target.Kind == commerce.LinkCart {
+		return p.showCart(c, tok)
+	}
+	return p.showHold(c, tok, http200, commerce.Submission{}, nil, "")
+}
+
+const http200 = fiber.StatusOK
+
+func (p *CheckoutPages) showCart(c *fiber.Ctx, tok commerce.Token) error {
+	cart, err := p.Store.Cart(c.UserContext(), tok.Target.ID)
+	if err != nil {
+		return err
+	}
+	v := pageView{Heading: "Your cart", Total: cart.Total().String(),
+		Message: "Checking out a whole cart is not available yet. Reply #BuyNow on an item's post to buy it now."}
+	for _, l := range cart.Lines {
+		v.Lines = append(v.Lines, lineView{Quantity: l.Quantity, Title: l.Title, Variant: l.Variant,
+			Amount: commerce.Money{Amount: l.UnitPrice.Amount * int64(l.Quantity), Currency: l.UnitPrice.Currency}.String()})
+	}
+	return p.render(c, fiber.StatusOK, "message", v)
+}
+
+func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, form commerce.Submission, errs map[string]string, alert string) error {
+	ctx := c.UserContext()
+	h, err := p.Store.Hold(ctx, tok.Target.ID)
+	if err != nil {
+		return err
+	}
+	if o, err := p.Orders.OrderForHold(ctx, h.ID); err == nil && o.Status != commerce.OrderPending {
+		return p.orderState(c, o)
+	}
+	now := p.Now()
+	if h.Status != commerce.HoldActive || !now.Before(h.ExpiresAt) {
+		return p.message(c, fiber.StatusGone, "This hold has ended",
+			`The items are no longer held for you. Reply to the post again, or DM "buy", while stock lasts.`)
+	}
+	offer, merchant := p.offer(h)
+	if offer == nil {
+		return p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
+	}
+	if form == (commerce.Submission{}) {
+		// A returning buyer finds their details filled in.
+		if saved, err := p.Details.SavedDetails(ctx, h.BuyerID); err == nil {
+			form.Shipping, form.Contact = saved.Shipping, saved.Contact
+		}
+		form.Save = true
+		if form.Shipping.Country == "" && len(offer.ShipTo) > 0 {
+			form.Shipping.Country = offer.ShipTo[0]
+		}
+	}
+	countries := offer.ShipTo
+	if len(countries) == 0 {
+		countries = commerce.Countries()
+	}
+	secret := c.Params("token")
+	v := pageView{
+		Heading: "Check out", Title: offer.Title, Merchant: merchant,
+		Lines: holdLines(h, offer.Title), Total: h.Total().String(),
+		Action: "/checkout/" + secret, CSRF: p.csrf("checkout", secret),
+		HoldUntil: h.ExpiresAt.UTC().Format("15:04"), MinutesLeft: int(h.ExpiresAt.Sub(now).Minutes() + 0.5),
+		Form: form, Errors: errs, Alert: alert, Countries: countries, Free: offer.Free(),
+	}
+	if v.Errors == nil {
+		v.Errors = map[string]string{}
+	}
+	return p.render(c, status, "checkout", v)
+}
+
+func (p *CheckoutPages) submit(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkHold)
+	if !ok {
+		return err
+	}
+	secret := c.Params("token")
+	if tok.Target.Kind != commerce.LinkHold || !p.csrfOK(c, "checkout", secret) {
+		return p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your checkout page. Open the link from your DM again.")
+	}
+	ctx := c.UserContext()
+	h, err := p.Store.Hold(ctx, tok.Target.ID)
+	if err != nil {
+		return err
+	}
+	offer, _ := p.offer(h)
+	if offer == nil {
+		return p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
+	}
+	form := commerce.Submission{
+		Shipping: commerce.Address{Name: c.FormValue("name"), Line1: c.FormValue("line1"), Line2: c.FormValue("line2"),
+			City: c.FormValue("city"), Region: c.FormValue("region"), PostalCode: c.FormValue("postal_code"), Country: c.FormValue("country")},
+		Contact:   commerce.Contact{Email: c.FormValue("email")},
+		Save:      c.FormValue("save") == "1",
+		ReturnURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret + "/done",
+		CancelURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret,
+	}
+	next, order, err := p.Checkout.Submit(ctx, h, offer, form)
+	var fe commerce.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		return p.showHold(c, tok, fiber.StatusUnprocessableEntity, form, fe, "Please check the highlighted fields.")
+	case errors.Is(err, commerce.ErrUsed):
+		return p.orderState(c, order)
+	case errors.Is(err, commerce.ErrExpired):
+		return p.message(c, fiber.StatusGone, "This hold has ended",
+			`The items are no longer held for you. Reply to the post again, or DM "buy", while stock lasts.`)
+	case err != nil:
+		p.Log.Error("checkout failed", "hold", h.ID, "err", err)
+		return p.showHold(c, tok, fiber.StatusServiceUnavailable, form, nil, "Something went wrong on our side. Your items are still held; please try again.")
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (p *CheckoutPages) done(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkHold)
+	if !ok {
+		return err
+	}
+	o, err := p.Orders.OrderForHold(c.UserContext(), tok.Target.ID)
+	if errors.Is(err, commerce.ErrNotFound) || (err == nil && o.Status == commerce.OrderPending) {
+		return p.message(c, fiber.StatusOK, "Payment not received yet",
+			"If you just paid, this page shows your confirmation in a moment: reload it. Your items are still held.")
+	}
+	if err != nil {
+		return err
+	}
+	return p.orderState(c, o)
+}
+
+func (p *CheckoutPages) orders(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkOrders)
+	if !ok {
+		return err
+	}
+	return p.showOrders(c, tok, "")
+}
+
+func (p *CheckoutPages) showOrders(c *fiber.Ctx, tok commerce.Token, alert string) error {
+	ctx := c.UserContext()
+	orders, err := p.Orders.BuyerOrders(ctx, tok.BuyerID)
+	if err != nil {
+		return err
+	}
+	secret := c.Params("token")
+	v := pageView{Heading: "Your orders", Title: "Your orders", Action: "/orders/" + secret + "/forget", CSRF: p.csrf("orders", secret), Alert: alert}
+	for _, o := range orders {
+		ov := orderView{Reference: o.Reference(), Status: string(o.Status), Lines: orderLines(o), Total: o.Total.String()}
+		for _, e := range o.Timeline {
+			ov.Timeline = append(ov.Timeline, fmt.Sprintf("%s UTC · %s%s", e.At.UTC().Format("Jan 2 15:04"), e.Status, noteSuffix(e.Note)))
+		}
+		v.Orders = append(v.Orders, ov)
+		if v.Merchant == "" {
+			if m, ok := p.Catalog().Merchant(o.MerchantID); ok {
+				v.Merchant = m.Name
+			}
+		}
+	}
+	if saved, err := p.Details.SavedDetails(ctx, tok.BuyerID); err == nil {
+		parts := []string{"Address: " + saved.Shipping.Short()}
+		if saved.Method != nil {
+			parts = append(parts, saved.Method.Label())
+		}
+		v.Saved = strings.Join(parts, " · ")
+	}
+	return p.render(c, fiber.StatusOK, "orders", v)
+}
+
+func noteSuffix(n string) string {
+	if n == "" {
+		return ""
+	}
+	return " (" + n + ")"
+}
+
+func (p *CheckoutPages) forget(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkOrders)
+	if !ok {
+		return err
+	}
+	if !p.csrfOK(c, "orders", c.Params("token")) {
+		return p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your orders page.")
+	}
+	if err := p.Forget(c.UserContext(), tok.BuyerID, p.Now()); err != nil {
+		return err
+	}
+	p.Log.Info("buyer details erased on request", "buyer", tok.BuyerID)
+	return p.showOrders(c, tok, "Your saved details are removed.")
 }

@@ -1,4 +1,4 @@
-// Command intakeload measures hashcart's webhook intake: it drives signed X
+// Command intakeload measures hashcart's webhook intake and bot pipeline: it drives signed X
 // Account Activity deliveries at a running server on the loopback interface
 // and reports events per second and acknowledgement latency percentiles.
 //
@@ -15,6 +15,16 @@
 //	intakeload table < results.jsonl
 //	    prints the JSON lines of several load runs as a Markdown table,
 //	    with the ratio of each run's rate to the bare handler's.
+//	intakeload pipeline --hashcart BIN [--driver sqlite|postgres --dsn DSN] [flags]
+//	    starts the X simulator in this process and hashcart against it,
+//	    sends signed "#BuyNow" replies at a fixed rate (one new shopper
+//	    each) and reports, per event, the time from when it was due to
+//	    when its DM request reached the simulator (p50/p90/p99/max, events
+//	    with no DM), the webhook's acknowledgement latency, and where the
+//	    time went according to the server's inbox and outbox rows.
+//	intakeload pipeline-table [--target 100ms] < results.jsonl
+//	    prints the JSON lines of pipeline runs as a Markdown table and
+//	    judges each against the p99 target.
 //
 // Every run is bounded (warm-up + duration + timeout) and only loopback
 // targets are accepted.

@@ -16,6 +16,8 @@ const usage = `usage:
   intakeload bare  --listen 127.0.0.1:PORT --secret S
   intakeload load  --url http://127.0.0.1:PORT/webhooks/x --secret S --for-user-id ID [flags]
   intakeload table [--bare LABEL] < results.jsonl
+  intakeload pipeline --hashcart BIN [--driver sqlite|postgres --dsn DSN] [flags]
+  intakeload pipeline-table [--target 100ms] < results.jsonl
 run "intakeload COMMAND -h" for the flags of a command`
 
 func main() {
@@ -39,6 +41,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runBare(ctx, args[1:], stderr, log)
 	case "load":
 		err = runLoad(ctx, args[1:], stdout, stderr)
+	case "pipeline":
+		err = runPipeline(ctx, args[1:], stdout, stderr, log)
+	case "pipeline-table":
+		err = runPipelineTable(args[1:], stdin, stdout, stderr)
 	case "table":
 		err = runTable(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":

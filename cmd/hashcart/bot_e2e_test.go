@@ -27,6 +27,7 @@ type shop struct {
 	sim    *xsim.Server
 	db     *storage.DB
 	driver string
+	dsn    string
 }
 
 func startShop(t *testing.T, driver string, outboxCfg string) *shop {
@@ -71,7 +72,16 @@ merchants:
         price: "25.00"
         per_customer_limit: 2
         post_ids: ["1001"]
+        ship_to: [US, CA, GB]
         variants: [{ name: black, stock: 60 }, { name: red, stock: 40 }]
+      - id: sticker
+        title: Sticker
+        price: "0"
+        stock: 5
+        per_customer_limit: 1
+        post_ids: ["1004"]
+        hashtags: ["#Claim"]
+        ship_to: [US, GB]
       - id: drop
         title: Limited print
         price: "30.00"
@@ -84,7 +94,7 @@ merchants:
 		t.Fatal(err)
 	}
 	in := start(t, path, fmt.Sprintf("http://127.0.0.1:%d", port))
-	return &shop{instance: in, sim: sim, db: openDB(t, drv, dsn), driver: drv}
+	return &shop{instance: in, sim: sim, db: openDB(t, drv, dsn), driver: drv, dsn: dsn}
 }
 
 func (s *shop) deliver(t testing.TB, payload any) {
@@ -138,7 +148,7 @@ func (s *shop) settle(t *testing.T) {
 	t.Fatalf("outbox did not settle: %v", counts)
 }
 
-var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/checkout/[A-Za-z0-9_-]+`)
+var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/(checkout|orders)/[A-Za-z0-9_-]+`)
 
 // A signed reply "#BuyNow red x2": one DM with a working link and one public
 // reply without personal data; the same event delivered 5 times changes

@@ -21,10 +21,15 @@ import (
 
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/storage/storagetest"
+	"github.com/hashcart/hashcart/vault"
 )
 
 // binary is the hashcart binary under test, built once by TestMain.
 var binary string
+
+// testDataKey is the data key every binary under test gets (PostgreSQL
+// installs must be given one).
+var testDataKey string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "hashcart-bin")
@@ -37,6 +42,10 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build hashcart:", err)
+		os.Exit(1)
+	}
+	if testDataKey, err = vault.Generate("e2e"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -135,6 +144,7 @@ func start(t *testing.T, config, base string) *instance {
 	t.Helper()
 	in := &instance{t: t, base: base, config: config, logs: &syncBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(binary, "serve", "--config", config)
+	in.cmd.Env = append(os.Environ(), vault.EnvVar+"="+testDataKey)
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -214,7 +224,11 @@ func post(t testing.TB, url string, body []byte, signature string) int {
 // openDB opens the database the binary uses, for assertions.
 func openDB(t *testing.T, driver, dsn string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), driver, dsn, storage.Options{})
+	sealer, err := vault.Parse(testDataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(context.Background(), driver, dsn, storage.Options{Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
 	"github.com/hashcart/hashcart/webhooks"
@@ -73,8 +74,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Log:    log,
 	}
 	xh.Mount(app, cfg.X.WebhookPath)
-	pages := &webhooks.LinkPages{Links: svc.links, Store: svc.db.Shop(), Catalog: svc.catalog.Load, Now: time.Now, Log: log}
+	pages := &webhooks.CheckoutPages{
+		Links: svc.links, Store: svc.db.Shop(), Orders: svc.db.Orders(), Details: svc.db.Orders(), Checkout: svc.checkout,
+		Forget: svc.db.Shop().Forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
+		Now: time.Now, Log: log,
+	}
 	pages.Mount(app)
+	pay := &webhooks.SandboxPages{Provider: svc.sandbox, Apply: func(ctx context.Context, o commerce.PaymentOutcome) error {
+		err := svc.checkout.Apply(ctx, o)
+		if err == nil {
+			svc.sender.Wake()
+		}
+		return err
+	}, Log: log}
+	pay.Mount(app)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

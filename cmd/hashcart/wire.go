@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"github.com/hashcart/hashcart/bot/outbox"
 	"github.com/hashcart/hashcart/bot/xapi"
 	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/commerce/sandbox"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
 	"github.com/hashcart/hashcart/storage"
@@ -22,13 +25,24 @@ import (
 // service is hashcart assembled from a configuration: the database, the
 // catalog, the bot with its inbox workers, and the outbox sender.
 type service struct {
-	cfg     *config.Config
-	db      *storage.DB
-	catalog atomic.Pointer[commerce.Catalog]
-	links   *commerce.Links
-	bot     *bot.Bot
-	workers *inbox.Workers
-	sender  *outbox.Sender
+	cfg      *config.Config
+	db       *storage.DB
+	catalog  atomic.Pointer[commerce.Catalog]
+	links    *commerce.Links
+	bot      *bot.Bot
+	workers  *inbox.Workers
+	sender   *outbox.Sender
+	checkout *commerce.Checkout
+	sandbox  *sandbox.Provider
+	csrfKey  []byte
+}
+
+// derive makes a purpose-bound secret from the X consumer secret, which
+// every instance shares: HMAC-SHA256(consumer secret, purpose).
+func derive(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("hashcart:" + purpose))
+	return m.Sum(nil)
 }
 
 // templatesFor builds the bot's answers with each merchant's overrides. A
@@ -77,7 +91,14 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	if err != nil {
 		return nil, fmt.Errorf("x client: %w", err)
 	}
-	db, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, storage.Options{MaxOpenConns: cfg.Storage.MaxOpenConns, Logger: log})
+	if cfg.Payments.Provider != "sandbox" {
+		return nil, fmt.Errorf("%s: payments.provider %q is not available in this version yet (use sandbox)", cfg.File, cfg.Payments.Provider)
+	}
+	keys, err := dataKeyring(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, storage.Options{MaxOpenConns: cfg.Storage.MaxOpenConns, Logger: log, Sealer: keys})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +140,17 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		CartLinkTTL: cfg.Checkout.CartLinkTTL.Duration,
 		Now:         now,
 		Log:         log,
+	}
+	s.sandbox = &sandbox.Provider{Secret: derive(cfg.X.ConsumerSecret, "sandbox-payments"), PublicURL: cfg.Server.PublicURL, Now: now}
+	s.csrfKey = derive(cfg.X.ConsumerSecret, "csrf")
+	s.checkout = &commerce.Checkout{
+		Orders:   db.Orders(),
+		Details:  db.Orders(),
+		Provider: s.sandbox,
+		InTx:     db.InTx,
+		Notify:   &bot.Notifier{Catalog: s.catalog.Load, Outbox: db.Outbox(), Templates: tpl},
+		Now:      now,
+		Log:      log,
 	}
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),

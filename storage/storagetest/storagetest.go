@@ -12,10 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/glebarez/sqlite"
 	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/vault"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -29,6 +32,22 @@ type Options struct {
 	Now func() time.Time
 	// MaxOpenConns as in storage.Options.
 	MaxOpenConns int
+	// Sealer encrypts personal data; a fresh test keyring when nil.
+	Sealer storage.Sealer
+}
+
+// TestKeyring returns a keyring with one fresh random key.
+func TestKeyring(t testing.TB) *vault.Keyring {
+	t.Helper()
+	spec, err := vault.Generate("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := vault.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // Drivers lists the databases to run a test against: sqlite always, and
@@ -59,7 +78,10 @@ func Each(t *testing.T, opts Options, fn func(t *testing.T, db *storage.DB)) {
 func Open(t testing.TB, driver string, opts Options) *storage.DB {
 	t.Helper()
 	driverName, dsn := DSN(t, driver)
-	db, err := storage.Open(context.Background(), driverName, dsn, storage.Options{Now: opts.Now, MaxOpenConns: opts.MaxOpenConns})
+	if opts.Sealer == nil {
+		opts.Sealer = TestKeyring(t)
+	}
+	db, err := storage.Open(context.Background(), driverName, dsn, storage.Options{Now: opts.Now, MaxOpenConns: opts.MaxOpenConns, Sealer: opts.Sealer})
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
@@ -115,3 +137,61 @@ func freshSchema(t testing.TB, base string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// AllText returns every value of every table of the database as text, one
+// "table.column=value" per line: tests search it for data that must never
+// be stored in the clear.
+func AllText(t testing.TB, driver, dsn string) string {
+	t.Helper()
+	var dialector gorm.Dialector
+	if driver == storage.DriverPostgres {
+		dialector = postgres.Open(dsn)
+	} else {
+		dialector = sqliteOpen(dsn)
+	}
+	g, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("open for scan: %v", err)
+	}
+	defer func() {
+		if sqldb, err := g.DB(); err == nil {
+			sqldb.Close()
+		}
+	}()
+	tables, err := g.Migrator().GetTables()
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("list tables: %v (%d)", err, len(tables))
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := g.Table(table).Rows()
+		if err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("scan %s: %v", table, err)
+			}
+			for i, v := range vals {
+				fmt.Fprintf(&b, "%s.%s=%v\n", table, cols[i], textOf(v))
+			}
+		}
+		rows.Close()
+	}
+	return b.String()
+}
+
+func textOf(v any) string {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func sqliteOpen(dsn string) gorm.Dialector { return sqlite.Open(dsn) }

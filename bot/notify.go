@@ -1,0 +1,65 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/commerce"
+)
+
+// Notifier tells buyers by DM what happened to their orders. It implements
+// commerce.Notifier: each message goes to the outbox in the transaction of
+// the change, under a key of the order and the news, so an order is
+// confirmed exactly once.
+type Notifier struct {
+	Catalog   func() *commerce.Catalog
+	Outbox    Outbox
+	Templates *Templates
+}
+
+var _ commerce.Notifier = (*Notifier)(nil)
+
+// OrderPaid implements commerce.Notifier.
+func (n *Notifier) OrderPaid(ctx context.Context, o commerce.Order) error {
+	return n.send(ctx, o, "dm_order_paid", outbox.PriorityConfirmation)
+}
+
+// OrderRefunded implements commerce.Notifier.
+func (n *Notifier) OrderRefunded(ctx context.Context, o commerce.Order) error {
+	return n.send(ctx, o, "dm_order_refunded", outbox.PriorityConfirmation)
+}
+
+func (n *Notifier) send(ctx context.Context, o commerce.Order, name string, priority int) error {
+	m, ok := n.Catalog().Merchant(o.MerchantID)
+	if !ok {
+		return fmt.Errorf("order %s: merchant %q is not configured", o.Reference(), o.MerchantID)
+	}
+	shipTo := ""
+	if o.Shipping.City != "" {
+		shipTo = o.Shipping.Short()
+	}
+	text, err := n.Templates.Private(m.ID, name, PrivateData{
+		Merchant: m.ScreenName, Reference: o.Reference(), Items: orderItems(o), Total: o.Total.String(), ShipTo: shipTo,
+	})
+	if err != nil {
+		return err
+	}
+	return n.Outbox.Enqueue(ctx, outbox.Message{
+		Key: fmt.Sprintf("order:%d:%s", o.ID, name), MerchantID: m.ID, Kind: outbox.KindDM, Priority: priority,
+		RecipientID: o.BuyerID, Text: text,
+	})
+}
+
+func orderItems(o commerce.Order) string {
+	parts := make([]string, len(o.Lines))
+	for i, l := range o.Lines {
+		s := fmt.Sprintf("%d × %s", l.Quantity, l.Title)
+		if l.Variant != "" {
+			s += " (" + l.Variant + ")"
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/storage/storagetest"
+	"github.com/hashcart/hashcart/xsim"
+)
+
+// browser is a tiny no-redirect HTTP client that behaves like a form post
+// from the page itself.
+var browser = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+type page struct {
+	status   int
+	body     string
+	location string
+	header   http.Header
+}
+
+func get(t *testing.T, u string) page {
+	t.Helper()
+	resp, err := browser.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, string(b), resp.Header.Get("Location"), resp.Header}
+}
+
+func postForm(t *testing.T, u string, form url.Values) page {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, string(b), resp.Header.Get("Location"), resp.Header}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no csrf field in page:\n%s", p.body)
+	}
+	return m[1]
+}
+
+func shipping(csrf string) url.Values {
+	return url.Values{"csrf": {csrf}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "line1": {"221 Kent Avenue"},
+		"city": {"Brooklyn"}, "region": {"NY"}, "postal_code": {"11249"}, "country": {"US"}, "save": {"1"}}
+}
+
+func (s *shop) linkFor(t *testing.T, n int) string {
+	t.Helper()
+	dms := wait(t, "a DM", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, n) })
+	link := linkRE.FindString(dms[n-1].Text)
+	if link == "" {
+		t.Fatalf("DM %q has no link", dms[n-1].Text)
+	}
+	return link
+}
+
+// From the DM link to a paid order with the sandbox card: a declined card
+// first (clear message, hold still held), then 4242.
+func TestCheckoutWithTheSandboxCard(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red x2"))
+	link := s.linkFor(t, 1)
+	fields := 0
+
+	form := get(t, link)
+	if form.status != 200 || !strings.Contains(form.body, "2 × Signed vinyl (red)") || !strings.Contains(form.body, "$50.00") {
+		t.Fatalf("checkout page %d:\n%s", form.status, form.body)
+	}
+	for _, tok := range []string{`autocomplete="name"`, `autocomplete="email"`, `autocomplete="shipping address-line1"`, `autocomplete="shipping address-line2"`,
+		`autocomplete="shipping address-level2"`, `autocomplete="shipping address-level1"`, `autocomplete="shipping postal-code"`, `autocomplete="shipping country"`} {
+		if !strings.Contains(form.body, tok) {
+			t.Errorf("checkout form lacks %s", tok)
+		}
+	}
+	if len(form.body) > 50*1024 {
+		t.Errorf("checkout page is %d bytes, want under 50 KB", len(form.body))
+	}
+	if form.header.Get("Referrer-Policy") != "no-referrer" || form.header.Get("Cache-Control") != "no-store" || !strings.Contains(form.header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("checkout headers %v", form.header)
+	}
+	csrf := csrfOf(t, form)
+
+	if p := postForm(t, link, url.Values{"csrf": {"forged"}, "name": {"x"}}); p.status != 403 {
+		t.Fatalf("forged CSRF: %d", p.status)
+	}
+	bad := shipping(csrf)
+	bad.Set("country", "FR")
+	if p := postForm(t, link, bad); p.status != 422 || !strings.Contains(p.body, "does not ship there") {
+		t.Fatalf("shipping to FR: %d\n%s", p.status, p.body)
+	}
+	toPay := postForm(t, link, shipping(csrf))
+	fields += 7
+	if toPay.status != 303 || !strings.Contains(toPay.location, "/pay/sandbox/") {
+		t.Fatalf("submit: %d to %q\n%s", toPay.status, toPay.location, toPay.body)
+	}
+	payPage := get(t, toPay.location)
+	for _, tok := range []string{`autocomplete="cc-name"`, `autocomplete="cc-number"`, `autocomplete="cc-exp"`, `autocomplete="cc-csc"`} {
+		if !strings.Contains(payPage.body, tok) {
+			t.Errorf("payment page lacks %s", tok)
+		}
+	}
+	card := func(number string) url.Values {
+		return url.Values{"cc-name": {"Ada Lovelace"}, "cc-number": {number}, "cc-exp": {"12 / 30"}, "cc-csc": {"123"}}
+	}
+	declined := postForm(t, toPay.location, card("4000 0000 0000 0002"))
+	if declined.status != 402 || !strings.Contains(declined.body, "declined") {
+		t.Fatalf("declined card: %d\n%s", declined.status, declined.body)
+	}
+	if h, _ := s.db.Shop().Hold(context.Background(), 1); h.Status != commerce.HoldActive {
+		t.Fatalf("hold after a declined card = %s, want active", h.Status)
+	}
+	paid := postForm(t, toPay.location, card("4242 4242 4242 4242"))
+	fields += 4
+	if paid.status != 303 || !strings.HasSuffix(paid.location, "/done") {
+		t.Fatalf("good card: %d to %q\n%s", paid.status, paid.location, paid.body)
+	}
+	done := get(t, paid.location)
+	if done.status != 200 || !strings.Contains(done.body, "is confirmed") || !strings.Contains(done.body, "Brooklyn, NY") {
+		t.Fatalf("confirmation page %d:\n%s", done.status, done.body)
+	}
+	t.Logf("first purchase: 3 taps (open link, continue, pay) and %d fields", fields)
+
+	dms := wait(t, "the confirmation DM", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 2) })
+	if !strings.Contains(dms[1].Text, "HC-000001 is confirmed") || !strings.Contains(dms[1].Text, "$50.00") || strings.Contains(dms[1].Text, "Kent") {
+		t.Fatalf("confirmation DM %q", dms[1].Text)
+	}
+	o, err := s.db.Orders().OrderForHold(context.Background(), 1)
+	if err != nil || o.Status != commerce.OrderPaid || o.Method == nil || o.Method.Last4 != "4242" {
+		t.Fatalf("order = %+v, %v", o, err)
+	}
+
+	// The link again: the confirmation, and a second submit changes nothing.
+	if again := get(t, link); again.status != 200 || !strings.Contains(again.body, "is confirmed") {
+		t.Fatalf("reused link %d:\n%s", again.status, again.body)
+	}
+	if again := postForm(t, link, shipping(csrf)); again.status != 200 || !strings.Contains(again.body, "is confirmed") {
+		t.Fatalf("reused form %d:\n%s", again.status, again.body)
+	}
+
+	// Nothing of the card, and no plaintext address, in any table.
+	all := storagetest.AllText(t, s.driver, s.dsn)
+	for _, secret := range []string{"4242424242424242", "4242 4242 4242 4242", "Kent Avenue", "ada@example.com", "Ada Lovelace"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q is stored in the clear", secret)
+		}
+	}
+
+	// History by DM "orders", then remove the saved details.
+	s.deliver(t, dmFrom(1, "8101", "orders"))
+	history := get(t, s.linkFor(t, 3))
+	if history.status != 200 || !strings.Contains(history.body, "HC-000001") || !strings.Contains(history.body, "Visa ending 4242") {
+		t.Fatalf("history %d:\n%s", history.status, history.body)
+	}
+	forgetURL := regexp.MustCompile(`action="(/orders/[^"]+/forget)"`).FindStringSubmatch(history.body)
+	if forgetURL == nil {
+		t.Fatalf("no forget form:\n%s", history.body)
+	}
+	gone := postForm(t, s.base+forgetURL[1], url.Values{"csrf": {csrfOf(t, history)}})
+	if gone.status != 200 || !strings.Contains(gone.body, "removed") || strings.Contains(gone.body, "Visa ending 4242") {
+		t.Fatalf("forget %d:\n%s", gone.status, gone.body)
+	}
+	if _, err := s.db.Orders().SavedDetails(context.Background(), "901"); err == nil {
+		t.Fatal("saved details still there after remove")
+	}
+	// Another buyer's link shows nothing of this buyer.
+	if p := get(t, s.base+"/orders/"+strings.Repeat("A", 43)); p.status != 404 || strings.Contains(p.body, "HC-000001") {
+		t.Fatalf("unknown history link: %d", p.status)
+	}
+}
+
+func TestGiveawayIsClaimedAtTheAddressStep(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	s.deliver(t, replyTo("1004", 1, "#Claim"))
+	link := s.linkFor(t, 1)
+	form := get(t, link)
+	if !strings.Contains(form.body, "Claim it") {
+		t.Fatalf("claim page:\n%s", form.body)
+	}
+	done := postForm(t, link, shipping(csrfOf(t, form)))
+	if done.status != 303 || !strings.HasSuffix(done.location, "/done") {
+		t.Fatalf("claim: %d to %q", done.status, done.location)
+	}
+	if p := get(t, done.location); !strings.Contains(p.body, "is confirmed") {
+		t.Fatalf("claim confirmation:\n%s", p.body)
+	}
+	o, _ := s.db.Orders().OrderForHold(context.Background(), 1)
+	if o.Status != commerce.OrderPaid || o.Total.Amount != 0 {
+		t.Fatalf("claim order = %+v", o)
+	}
+	s.deliver(t, xsim.TweetCreate(testMerchant, xsim.Tweet{ID: "6001", Text: "#Claim", UserID: "901", ScreenName: "shopper1", InReplyToStatusID: "1004", InReplyToUserID: testMerchant}))
+	posts := wait(t, "the limit reply", func(ctx context.Context) ([]xsim.Post, error) { return s.sim.WaitPosts(ctx, 2) })
+	if !strings.Contains(posts[1].Text, "limited to 1") {
+		t.Fatalf("second claim answered %q", posts[1].Text)
+	}
+}
+
+func TestExpiredLinkGetsAFriendlyPage(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }\ncheckout: { hold: 2s }")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow black"))
+	link := s.linkFor(t, 1)
+	form := get(t, link)
+	time.Sleep(2500 * time.Millisecond) // the hold's real lifetime in the binary
+	p := get(t, link)
+	if p.status != 410 || !strings.Contains(p.body, "expired") {
+		t.Fatalf("expired link: %d\n%s", p.status, p.body)
+	}
+	if p := postForm(t, link, shipping(csrfOf(t, form))); p.status != 410 {
+		t.Fatalf("submit on an expired link: %d", p.status)
+	}
+	if _, err := s.db.Orders().OrderForHold(context.Background(), 1); err == nil {
+		t.Fatal("an order was placed through an expired link")
+	}
+
+}
