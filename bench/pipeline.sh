@@ -47,6 +47,8 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 	echo "== build"
 	(cd "$repo" && go build -o "$BENCH_DIR/hashcart" ./cmd/hashcart && go build -o "$BENCH_DIR/intakeload" ./bench/intakeload)
 fi
+# Addresses are encrypted; PostgreSQL installs must be given the data key.
+export HASHCART_DATA_KEY="${HASHCART_DATA_KEY:-$("$BENCH_DIR/hashcart" keys new bench)}"
 
 echo "== machine"
 {

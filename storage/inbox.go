@@ -127,6 +127,11 @@ func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.C
 // acknowledgement can wait behind it.
 const sqliteBatch = 16
 
+// yieldAfter is how long a SQLite processing transaction runs before it
+// commits early for a waiting delivery: long enough to process several
+// events per commit, short enough to keep acknowledgements fast.
+const yieldAfter = 2 * time.Millisecond
+
 func (s *Inbox) processBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
 	claimed := 0
@@ -141,8 +146,9 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			return fmt.Errorf("claim: %w", err)
 		}
 		var done []int64
+		started := time.Now()
 		for i, row := range rows {
-			if i > 0 && s.db.gate != nil && s.db.gate.urgentWaiting() {
+			if i > 0 && s.db.gate != nil && time.Since(started) > yieldAfter && s.db.gate.urgentWaiting() {
 				// A delivery waits to be acknowledged: commit what is done.
 				// The rest stays pending (on SQLite the claim is this
 				// transaction, nothing else to undo).

@@ -506,3 +506,8 @@ func (s *Outbox) Counts(ctx context.Context) (map[outbox.Status]int, error) {
 	}
 	return out, nil
 }
+
+// InTx implements outbox.Store.
+func (s *Outbox) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.InTx(ctx, fn)
+}

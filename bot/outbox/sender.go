@@ -37,9 +37,14 @@ type Config struct {
 	// request to X is abandoned after half of it, so a lease outlives the
 	// request that holds it.
 	Lease time.Duration
+	// Concurrency is how many requests to X one pass has in flight (8).
+	Concurrency int
 }
 
 func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
@@ -216,61 +221,196 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		s.Log.Info("outbox group collapsed into one post", "group", g.Group, "merchant", g.MerchantID,
 			"messages", g.Messages, "post_key", g.PostKey)
 	}
-	blocked := map[string]time.Time{} // accounts that got a 429 in this pass
-	var errs []error
-	for _, m := range c.Messages {
-		if ctx.Err() != nil {
-			errs = append(errs, s.finish(bg, m, Result{Outcome: OutcomeReleased, Next: s.Now()}))
-			continue
+	p := &pass{blocked: map[string]time.Time{}, urls: s.mintLinks(bg, c.Messages)}
+	// One priority class at a time, so higher priorities go first. Within a
+	// class, each account's first message goes alone (a probe: if X answers
+	// 429, nothing else is sent to that account), then the rest go
+	// concurrently, Concurrency at a time.
+	probed := map[string]bool{}
+	slots := make(chan struct{}, s.cfg.Concurrency)
+	for start := 0; start < len(c.Messages); {
+		end := start
+		for end < len(c.Messages) && c.Messages[end].Priority == c.Messages[start].Priority {
+			end++
 		}
-		errs = append(errs, s.send(bg, m, blocked))
+		var wg sync.WaitGroup
+		for _, m := range c.Messages[start:end] {
+			if ctx.Err() != nil {
+				p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+				continue
+			}
+			if account := AccountBudgetKey(m.MerchantID); !probed[account] {
+				probed[account] = true
+				s.send(bg, p, m)
+				continue
+			}
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				s.send(bg, p, m)
+			}()
+		}
+		wg.Wait()
+		start = end
 	}
-	return len(c.Messages) + len(c.Expired) + len(c.Collapsed), errors.Join(errs...)
+	return len(c.Messages) + len(c.Expired) + len(c.Collapsed), s.finishAll(bg, p.results)
 }
 
-// send sends one claimed message and records the outcome. ctx is not
+// pass is what one SendDue gathers while its sends run concurrently.
+type pass struct {
+	mu      sync.Mutex
+	blocked map[string]time.Time // accounts that got a 429 in this pass
+	urls    map[int64]string     // minted links by message id
+	results []outcome
+}
+
+type outcome struct {
+	m Claimed
+	r Result
+}
+
+func (p *pass) record(m Claimed, r Result) {
+	p.mu.Lock()
+	p.results = append(p.results, outcome{m, r})
+	p.mu.Unlock()
+}
+
+func (p *pass) blockedUntil(account string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.blocked[account]
+	return t, ok
+}
+
+func (p *pass) block(account string, until time.Time) {
+	p.mu.Lock()
+	p.blocked[account] = until
+	p.mu.Unlock()
+}
+
+// mintLinks mints the links of a batch in one transaction (one commit for
+// the batch instead of one per message), and one by one if that fails. A
+// message whose link could not be minted gets no entry and is retried.
+func (s *Sender) mintLinks(ctx context.Context, msgs []Claimed) map[int64]string {
+	urls := map[int64]string{}
+	if s.Links == nil {
+		return urls
+	}
+	mintOne := func(ctx context.Context, m Claimed) error {
+		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
+		if err == nil {
+			urls[m.ID] = url
+		}
+		return err
+	}
+	var todo []Claimed
+	for _, m := range msgs {
+		if m.Link != nil && s.Now().Before(m.Link.ExpiresAt) {
+			todo = append(todo, m)
+		}
+	}
+	if len(todo) == 0 {
+		return urls
+	}
+	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		for _, m := range todo {
+			if err := mintOne(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return urls
+	}
+	s.Log.Warn("outbox could not mint a batch of links together; minting one by one", "err", err)
+	clear(urls)
+	for _, m := range todo {
+		if err := mintOne(ctx, m); err != nil {
+			s.Log.Warn("outbox could not mint a link", "key", m.Key, "err", err)
+		}
+	}
+	return urls
+}
+
+// finishAll records a pass's outcomes in one transaction, and one by one if
+// that fails (so one bad row cannot leave the whole batch unrecorded, to
+// be sent again when its leases expire).
+func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
+	if len(results) == 0 {
+		return nil
+	}
+	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		for _, o := range results {
+			if err := s.finish(ctx, o.m, o.r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, o := range results {
+		errs = append(errs, s.finish(ctx, o.m, o.r))
+	}
+	return errors.Join(errs...)
+}
+
+// send sends one claimed message and records its outcome in p. ctx is not
 // cancelled by shutdown.
-func (s *Sender) send(ctx context.Context, m Claimed, blocked map[string]time.Time) error {
+func (s *Sender) send(ctx context.Context, p *pass, m Claimed) {
 	account := AccountBudgetKey(m.MerchantID)
-	if until, ok := blocked[account]; ok {
-		return s.finish(ctx, m, Result{Outcome: OutcomeReleased, Next: until})
+	if until, ok := p.blockedUntil(account); ok {
+		p.record(m, Result{Outcome: OutcomeReleased, Next: until})
+		return
 	}
 	// Another sender may have been told to wait since this claim.
 	until, err := s.Store.BlockedUntil(ctx, account)
 	if err != nil {
-		return errors.Join(err, s.finish(ctx, m, Result{Outcome: OutcomeReleased, Next: s.Now()}))
+		s.Log.Warn("outbox could not read the account's block", "merchant", m.MerchantID, "err", err)
+		p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+		return
 	}
 	if until.After(s.Now()) {
-		blocked[account] = until
-		return s.finish(ctx, m, Result{Outcome: OutcomeReleased, Next: until})
+		p.block(account, until)
+		p.record(m, Result{Outcome: OutcomeReleased, Next: until})
+		return
 	}
 	timeout := s.cfg.Lease / 2
 	if !s.Now().Add(timeout).Before(m.LeaseUntil) {
 		// The lease could end during the request, and another sender send
 		// it too: put it back rather than risk a duplicate.
-		return s.finish(ctx, m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+		p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+		return
 	}
 	creds, ok := s.Credentials(m.MerchantID)
 	if !ok {
 		s.stats.failed.Add(1)
 		s.Log.Error("outbox message failed: no credentials for merchant", "key", m.Key, "merchant", m.MerchantID)
-		return s.finish(ctx, m, Result{Outcome: OutcomeFailed, Error: "no credentials for merchant"})
+		p.record(m, Result{Outcome: OutcomeFailed, Error: "no credentials for merchant"})
+		return
 	}
 	text := m.Text
 	if m.Link != nil {
 		if !s.Now().Before(m.Link.ExpiresAt) {
 			s.stats.gaveUp.Add(1)
 			s.Log.Warn("outbox message given up", "key", m.Key, "merchant", m.MerchantID, "kind", m.Kind, "reason", "link expired")
-			return s.finish(ctx, m, Result{Outcome: OutcomeExpired, Error: "link expired"})
+			p.record(m, Result{Outcome: OutcomeExpired, Error: "link expired"})
+			return
 		}
 		if s.Links == nil {
 			s.stats.failed.Add(1)
 			s.Log.Error("outbox message failed: no link minter configured", "key", m.Key, "merchant", m.MerchantID)
-			return s.finish(ctx, m, Result{Outcome: OutcomeFailed, Error: "no link minter configured"})
+			p.record(m, Result{Outcome: OutcomeFailed, Error: "no link minter configured"})
+			return
 		}
-		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
-		if err != nil {
-			return s.failedAttempt(ctx, m, err)
+		url, ok := p.urls[m.ID]
+		if !ok {
+			s.failedAttempt(p, m, errors.New("link could not be minted"))
+			return
 		}
 		// Only the message sent carries the secret; the stored row keeps
 		// the placeholder.
@@ -289,38 +429,43 @@ func (s *Sender) send(ctx context.Context, m Claimed, blocked map[string]time.Ti
 
 	if err == nil {
 		s.stats.sent.Add(1)
-		return s.finish(ctx, m, Result{Outcome: OutcomeSent, XID: xid, Then: m.OnSent})
+		p.record(m, Result{Outcome: OutcomeSent, XID: xid, Then: m.OnSent})
+		return
 	}
 	if reset, limited := xapi.RateLimited(err); limited {
 		s.stats.rateLimited.Add(1)
 		if !reset.After(s.Now()) {
 			reset = s.Now().Add(rateLimitFallback)
 		}
-		blocked[account] = reset
+		p.block(account, reset)
 		s.Log.Warn("outbox account rate limited", "merchant", m.MerchantID, "until", reset.UTC())
-		return s.finish(ctx, m, Result{Outcome: OutcomeRateLimited, Next: reset, Block: account, Error: err.Error()})
+		p.record(m, Result{Outcome: OutcomeRateLimited, Next: reset, Block: account, Error: err.Error()})
+		return
 	}
 	if errors.Is(err, xapi.ErrDMClosed) {
 		s.stats.undeliverable.Add(1)
 		s.Log.Info("outbox dm undeliverable: recipient takes no dms", "key", m.Key, "merchant", m.MerchantID,
 			"fallback", m.OnDMClosed != nil)
-		return s.finish(ctx, m, Result{Outcome: OutcomeUndeliverable, Error: err.Error(), Then: m.OnDMClosed})
+		p.record(m, Result{Outcome: OutcomeUndeliverable, Error: err.Error(), Then: m.OnDMClosed})
+		return
 	}
 	if xapi.IsRetryable(err) {
-		return s.failedAttempt(ctx, m, err)
+		s.failedAttempt(p, m, err)
+		return
 	}
 	s.stats.failed.Add(1)
 	s.Log.Error("outbox message failed", "key", m.Key, "merchant", m.MerchantID, "kind", m.Kind, "err", err)
-	return s.finish(ctx, m, Result{Outcome: OutcomeFailed, Error: err.Error()})
+	p.record(m, Result{Outcome: OutcomeFailed, Error: err.Error()})
+	return
 }
 
 // failedAttempt schedules a retry after a transient failure.
-func (s *Sender) failedAttempt(ctx context.Context, m Claimed, err error) error {
+func (s *Sender) failedAttempt(p *pass, m Claimed, err error) {
 	s.stats.failedAttempts.Add(1)
 	wait := backoff(m.Attempts + 1)
 	s.Log.Warn("outbox send failed, will retry", "key", m.Key, "merchant", m.MerchantID,
 		"attempt", m.Attempts+1, "retry_in", wait, "err", err)
-	return s.finish(ctx, m, Result{Outcome: OutcomeRetry, Next: s.Now().Add(wait), Error: err.Error()})
+	p.record(m, Result{Outcome: OutcomeRetry, Next: s.Now().Add(wait), Error: err.Error()})
 }
 
 // finish records r for m; a Result for a lease lost meanwhile is logged.

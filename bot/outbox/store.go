@@ -24,6 +24,9 @@ type Store interface {
 	// BlockedUntil returns until when the budget key is blocked by a 429, or
 	// the zero time.
 	BlockedUntil(ctx context.Context, budgetKey string) (time.Time, error)
+	// InTx runs fn in one transaction; Finish and link minting called with
+	// its context join it, so a pass's records cost one commit.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // ClaimRequest is one claiming pass. In order, the pass:
