@@ -220,18 +220,25 @@ func (s *Orders) convertHold(ctx context.Context, holdID int64, now time.Time) (
 	case commerce.HoldConverted:
 		return true, nil
 	case commerce.HoldActive:
-		if err := tx.Exec(`UPDATE stock SET held = held - ?, sold = sold + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ?`,
+		if err := tx.Exec(`UPDATE stock SET held = held - ?, sold = sold + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NOT NULL`,
 			h.Quantity, h.Quantity, h.MerchantID, h.OfferID, h.StockKey).Error; err != nil {
 			return false, err
 		}
 	default: // expired or released: the units went back to stock
-		res := tx.Exec(`UPDATE stock SET sold = sold + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND (total IS NULL OR total - held - sold >= ?)`,
+		res := tx.Exec(`UPDATE stock SET sold = sold + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NOT NULL AND total - held - sold >= ?`,
 			h.Quantity, h.MerchantID, h.OfferID, h.StockKey, h.Quantity)
 		if res.Error != nil {
 			return false, res.Error
 		}
 		if res.RowsAffected == 0 {
-			return false, nil
+			var unlimited int64
+			if err := tx.Raw(`SELECT COUNT(*) FROM stock WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NULL`,
+				h.MerchantID, h.OfferID, h.StockKey).Scan(&unlimited).Error; err != nil {
+				return false, err
+			}
+			if unlimited == 0 {
+				return false, nil
+			}
 		}
 	}
 	return true, tx.Exec(`UPDATE holds SET status = 'converted', updated_at = ? WHERE id = ?`, now, holdID).Error

@@ -49,7 +49,9 @@ func (r holdRow) hold() commerce.Hold {
 }
 
 // SyncStock makes the stock counters match the catalog: new counters are
-// created, totals updated; units already held and sold are kept.
+// created, totals updated, and held and sold recounted from the holds, so
+// units already held and sold are kept. Run it at start and on reload,
+// before reservations are taken.
 func (s *Shop) SyncStock(ctx context.Context, c *commerce.Catalog) error {
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
@@ -64,7 +66,11 @@ ON CONFLICT (merchant_id, offer_id, variant) DO UPDATE SET total = excluded.tota
 				}
 			}
 		}
-		return nil
+		// Counters are exact after a sync: unlimited counters are not kept
+		// up to date (see take), and an offer may just have become limited.
+		return tx.Exec(`UPDATE stock SET
+held = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.merchant_id = stock.merchant_id AND h.offer_id = stock.offer_id AND h.stock_key = stock.variant AND h.status = 'active'),
+sold = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.merchant_id = stock.merchant_id AND h.offer_id = stock.offer_id AND h.stock_key = stock.variant AND h.status = 'converted')`).Error
 	})
 }
 
@@ -146,7 +152,12 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 }
 
 // take moves q units of a counter from free to held, if that many are free.
+// An unlimited counter is not touched: it needs no check, and updating it
+// would make every reservation of the offer queue for one row lock.
 func (s *Shop) take(ctx context.Context, o *commerce.Offer, key string, q int) (bool, error) {
+	if total, ok := o.StockCounters()[key]; ok && total == nil {
+		return true, nil
+	}
 	res := s.db.write(ctx).Exec(`UPDATE stock SET held = held + ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND (total IS NULL OR total - held - sold >= ?)`,
 		q, o.MerchantID, o.ID, key, q)
 	if res.Error != nil {
@@ -173,7 +184,7 @@ func (s *Shop) expireHold(ctx context.Context, h holdRow, now time.Time) error {
 	if res.RowsAffected == 0 {
 		return nil
 	}
-	return tx.Exec(`UPDATE stock SET held = held - ? WHERE merchant_id = ? AND offer_id = ? AND variant = ?`,
+	return tx.Exec(`UPDATE stock SET held = held - ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NOT NULL`,
 		h.Quantity, h.MerchantID, h.OfferID, h.StockKey).Error
 }
 

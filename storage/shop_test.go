@@ -192,3 +192,36 @@ func TestCartTagsFillOneCartPerBuyerAndMerchant(t *testing.T) {
 		}
 	})
 }
+
+// Unlimited offers keep no live counter; when an offer becomes limited, the
+// next stock sync counts what is already held, so it is never oversold.
+func TestOfferThatBecomesLimitedCountsExistingHolds(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, PostIDs: []string{"3"}}
+		catalog := func() *commerce.Catalog {
+			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
+		}
+		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
+			t.Fatal(err)
+		}
+		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		for i := 0; i < 3; i++ {
+			if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		poster.Stock = intp(4)
+		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
+			t.Fatal(err)
+		}
+		left, _ := db.Shop().Remaining(ctx, poster)
+		if left[""] == nil || *left[""] != 1 {
+			t.Fatalf("remaining after the offer became limited to 4 with 3 held = %v, want 1", left[""])
+		}
+		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 2}, buyer(9)); !errors.Is(err, commerce.ErrSoldOut) {
+			t.Fatalf("2 more units: %v, want sold out", err)
+		}
+	})
+}
