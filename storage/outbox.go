@@ -188,7 +188,11 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 			}
 		}
 
-		expired, err := s.expire(tx, now, now.Add(-req.MaxAge))
+		var expired []outbox.Expired
+		var err error
+		if !req.SkipExpiry {
+			expired, err = s.expire(tx, now, now.Add(-req.MaxAge))
+		}
 		if err != nil {
 			return err
 		}

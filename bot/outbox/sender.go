@@ -106,10 +106,11 @@ type Sender struct {
 	// slog.Default when nil.
 	Log *slog.Logger
 
-	once  sync.Once
-	cfg   Config
-	wake  chan struct{}
-	stats struct {
+	once       sync.Once
+	cfg        Config
+	nextExpiry atomic.Int64 // unix nanoseconds of the next expiry scan
+	wake       chan struct{}
+	stats      struct {
 		sent, failedAttempts, failed, undeliverable, gaveUp, collapsed, rateLimited atomic.Int64
 	}
 }
@@ -201,8 +202,15 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	// Storage work is finished even during shutdown: a claim left half done
 	// would only roll back, but a send left unrecorded would be repeated.
 	bg := context.WithoutCancel(ctx)
+	now := s.Now()
+	// Expiry scans every waiting message: once a second is enough (a link
+	// that expires meanwhile is still refused at send time).
+	skipExpiry := now.UnixNano() < s.nextExpiry.Load()
+	if !skipExpiry {
+		s.nextExpiry.Store(now.Add(time.Second).UnixNano())
+	}
 	c, err := s.Store.Claim(bg, ClaimRequest{
-		Now: s.Now(), Limit: s.cfg.Batch, Lease: s.cfg.Lease, Budget: s.cfg.Budget, MaxAge: s.cfg.MaxAge,
+		Now: now, Limit: s.cfg.Batch, Lease: s.cfg.Lease, Budget: s.cfg.Budget, MaxAge: s.cfg.MaxAge, SkipExpiry: skipExpiry,
 	})
 	if err != nil {
 		return 0, err

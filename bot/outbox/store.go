@@ -50,6 +50,9 @@ type ClaimRequest struct {
 	Lease  time.Duration
 	Budget Budget
 	MaxAge time.Duration
+	// SkipExpiry leaves out step 1 (it scans every waiting message; a
+	// sender runs it about once a second, not on every pass).
+	SkipExpiry bool
 }
 
 // Claim is what a claiming pass did.
