@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type Outbox interface {
 // Stores the bot reads and changes, beyond the Shop.
 type Stores interface {
 	commerce.BuyerStore
+	Hold(ctx context.Context, id int64) (commerce.Hold, error)
 	LatestActiveHold(ctx context.Context, merchantID, buyerID string, now time.Time) (commerce.Hold, error)
 	OpenCart(ctx context.Context, merchantID, buyerID string) (commerce.Cart, error)
 }
@@ -37,6 +39,9 @@ type Bot struct {
 	Stores    Stores
 	Outbox    Outbox
 	Templates *Templates
+	// Checkout, when set, lets a returning buyer with saved details buy
+	// with one "YES" by DM.
+	Checkout *commerce.Checkout
 	// CartLinkTTL is how long a cart link stays valid.
 	CartLinkTTL time.Duration
 	Now         func() time.Time
@@ -205,6 +210,23 @@ func (b *Bot) checkoutAnswer(ctx context.Context, a answer, buyer commerce.Buyer
 	if err != nil {
 		return err
 	}
+	if b.Checkout != nil {
+		if saved, ok := b.Checkout.OneTapOffer(ctx, buyer.XUserID, o); ok {
+			// A returning buyer: offer the one-tap buy, with the link as
+			// the way to change anything.
+			dm.Text, err = b.Templates.Private(a.merchant.ID, "dm_checkout_onetap", PrivateData{
+				Handle: buyer.ScreenName, Merchant: a.merchant.ScreenName, Title: o.Title, Variant: h.Variant,
+				Quantity: h.Quantity, Total: h.Total().String(), HoldFor: humanDuration(h.ExpiresAt.Sub(b.Now())),
+				Link: outbox.LinkPlaceholder, Method: saved.Method.Label(), ShipTo: saved.Shipping.Short(),
+			})
+			if err != nil {
+				return err
+			}
+			if err := b.Stores.AskQuestion(ctx, buyer, buyQuestion(h.ID), h.ExpiresAt); err != nil {
+				return err
+			}
+		}
+	}
 	pub := PublicData{Handle: buyer.ScreenName, Merchant: a.merchant.ScreenName, Title: o.Title}
 	if replyTo != "" {
 		if dm.OnSent, err = b.replyMessage(a, replyTo, "reply_check_dms", pub, outbox.PriorityCheckout); err != nil {
@@ -372,6 +394,9 @@ func (b *Bot) onDM(ctx context.Context, ev inbox.Event, cat *commerce.Catalog, m
 		if err != nil {
 			return err
 		}
+		if id, ok := boughtHold(q); ok && b.Checkout != nil {
+			return b.oneTap(ctx, a, cat, buyer, id)
+		}
 		if q == "forget" {
 			if err := b.Stores.Forget(ctx, sender, now); err != nil {
 				return err
@@ -444,4 +469,64 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// buyQuestion is the pending question of a one-tap offer for a hold.
+func buyQuestion(holdID int64) string { return "buy:" + strconv.FormatInt(holdID, 10) }
+
+func boughtHold(q string) (int64, bool) {
+	rest, ok := strings.CutPrefix(q, "buy:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil
+}
+
+// oneTap buys a held item with the buyer's saved details after their YES.
+// On success the order's confirmation DM says so; on a refusal the buyer
+// gets the link to finish on the page.
+func (b *Bot) oneTap(ctx context.Context, a answer, cat *commerce.Catalog, buyer commerce.Buyer, holdID int64) error {
+	m := a.merchant
+	h, err := b.Stores.Hold(ctx, holdID)
+	if err != nil {
+		return err
+	}
+	o, ok := cat.Offer(h.MerchantID, h.OfferID)
+	send := func(name string, d PrivateData, link *outbox.Link) error {
+		text, err := b.Templates.Private(m.ID, name, d)
+		if err != nil {
+			return err
+		}
+		return b.Outbox.Enqueue(ctx, outbox.Message{Key: a.key(name), MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityCheckout, RecipientID: buyer.XUserID, Text: text, Link: link})
+	}
+	if !ok {
+		return send("dm_hold_ended", PrivateData{Merchant: m.ScreenName}, nil)
+	}
+	order, err := b.Checkout.OneTap(ctx, h, o)
+	switch {
+	case err == nil:
+		b.Log.Info("one-tap order paid", "order", order.Reference(), "merchant", m.ID)
+		return nil
+	case errors.Is(err, commerce.ErrUsed):
+		return nil // already bought: its confirmation went out then
+	case errors.Is(err, commerce.ErrExpired):
+		return send("dm_hold_ended", PrivateData{Merchant: m.ScreenName}, nil)
+	}
+	var fe commerce.FieldErrors
+	business := errors.Is(err, commerce.ErrAuthenticationRequired) || errors.Is(err, commerce.ErrNotFound) ||
+		errors.Is(err, commerce.ErrNotShippable) || errors.Is(err, commerce.ErrInvalid) || errors.As(err, &fe)
+	if !business {
+		return err
+	}
+	reason := "it needs your confirmation."
+	if !errors.Is(err, commerce.ErrAuthenticationRequired) {
+		reason = "your saved details can't be used for this order."
+	}
+	method := "your saved card"
+	if saved, ok := b.Checkout.OneTapOffer(ctx, buyer.XUserID, o); ok {
+		method = saved.Method.Label()
+	}
+	return send("dm_onetap_failed", PrivateData{Merchant: m.ScreenName, Method: method, Reason: reason, Link: outbox.LinkPlaceholder},
+		&outbox.Link{BuyerID: buyer.XUserID, Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: h.ID}, ExpiresAt: h.ExpiresAt})
 }

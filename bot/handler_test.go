@@ -302,3 +302,43 @@ func TestPublicTemplatesCannotCarryTheLink(t *testing.T) {
 		t.Fatalf("a valid override was refused: %v", err)
 	}
 }
+
+// stubProvider is a payment provider whose saved-method charges need the
+// buyer's confirmation (3-D Secure).
+type stubProvider struct{}
+
+func (stubProvider) Name() string { return "stub" }
+func (stubProvider) StartPayment(context.Context, commerce.PaymentRequest) (commerce.PaymentSession, error) {
+	return commerce.PaymentSession{ID: "s", RedirectURL: "http://pay.invalid/s"}, nil
+}
+func (stubProvider) Refund(context.Context, string, commerce.Money, string) error { return nil }
+func (stubProvider) ChargeSaved(context.Context, commerce.PaymentRequest, commerce.SavedMethod) (commerce.PaymentOutcome, error) {
+	return commerce.PaymentOutcome{}, commerce.ErrAuthenticationRequired
+}
+
+func TestYESFallsBackToTheLinkWhenTheCardNeedsConfirmation(t *testing.T) {
+	now := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	h := newHarness(t, now)
+	h.bot.Checkout = &commerce.Checkout{Orders: h.db.Orders(), Details: h.db.Orders(), Provider: stubProvider{}, InTx: h.db.InTx,
+		Notify: &bot.Notifier{Catalog: h.bot.Catalog, Outbox: h.out, Templates: h.bot.Templates}, Now: func() time.Time { return now }, Log: h.bot.Log}
+	saved := commerce.SavedDetails{
+		Shipping: commerce.Address{Name: "Ada", Line1: "1 Main St", City: "Brooklyn", Region: "NY", PostalCode: "11249", Country: "US"},
+		Contact:  commerce.Contact{Email: "ada@example.com"},
+		Method:   &commerce.SavedMethod{Provider: "stub", MethodRef: "pm_1", Brand: "Visa", Last4: "4242"},
+	}
+	if err := h.db.Orders().SaveDetails(context.Background(), "901", saved, now); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.reply(t, 1, "1001", "#BuyNow black")
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "with Visa ending 4242, shipping to Brooklyn, NY? Reply YES") {
+		t.Fatalf("one-tap offer = %+v", msgs)
+	}
+	msgs = h.dm(t, 1, "yes")
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "needs your confirmation") || msgs[0].Link == nil || msgs[0].Link.Target.Kind != commerce.LinkHold {
+		t.Fatalf("after a refused one-tap charge: %+v", msgs)
+	}
+	o, err := h.db.Orders().OrderForHold(context.Background(), 1)
+	if err != nil || o.Status != commerce.OrderPending {
+		t.Fatalf("order after a refused charge = %+v, %v; want pending", o, err)
+	}
+}

@@ -28,6 +28,9 @@ var defaultTemplates = map[string]string{
 
 	// Direct messages.
 	"dm_checkout":           `{{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}}: {{.Total}}. Held for you for {{.HoldFor}}. Check out securely here: {{.Link}}`,
+	"dm_checkout_onetap":    `{{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}} for {{.Total}} with {{.Method}}, shipping to {{.ShipTo}}? Reply YES within {{.HoldFor}} to buy it. Or check out here: {{.Link}}`,
+	"dm_onetap_failed":      `We couldn't charge {{.Method}}: {{.Reason}} Your items are still held; finish here: {{.Link}}`,
+	"dm_hold_ended":         `Your hold has ended, so nothing was charged. Reply to the post again while stock lasts.`,
 	"dm_claim":              `{{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}} is yours to claim, free. Held for {{.HoldFor}}. Claim it here: {{.Link}}`,
 	"dm_cart":               `Added {{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}}. Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_view":          `Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
@@ -77,6 +80,8 @@ type PrivateData struct {
 	Reference string // an order's reference, HC-000123
 	Items     string // an order's items
 	ShipTo    string // city and region only, never the street
+	Method    string // a saved payment method: "Visa ending 4242"
+	Reason    string // why a charge failed, for the buyer
 }
 
 // Templates renders answers for merchants: defaults, overridden per

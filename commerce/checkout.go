@@ -193,3 +193,63 @@ func (c *Checkout) Apply(ctx context.Context, o PaymentOutcome) error {
 	}
 	return nil
 }
+
+// OneTap buys a hold with the buyer's saved address and payment method,
+// without a page: the answer to "Buy ...? Reply YES". It returns the paid
+// order; ErrNotFound when nothing usable is saved, ErrNotShippable when the
+// saved address is outside the offer's ship_to, ErrExpired or ErrUsed as
+// Submit, and the provider's error (ErrAuthenticationRequired, a decline)
+// when the charge fails: the buyer then finishes on the page.
+func (c *Checkout) OneTap(ctx context.Context, h Hold, o *Offer) (Order, error) {
+	now := c.Now().UTC()
+	if h.Status != HoldActive || !now.Before(h.ExpiresAt) {
+		if existing, err := c.Orders.OrderForHold(ctx, h.ID); err == nil && existing.Status != OrderPending {
+			return existing, ErrUsed
+		}
+		return Order{}, ErrExpired
+	}
+	saved, err := c.Details.SavedDetails(ctx, h.BuyerID)
+	if err != nil {
+		return Order{}, err
+	}
+	if saved.Method == nil || saved.Method.Provider != c.Provider.Name() || saved.Shipping.Line1 == "" {
+		return Order{}, ErrNotFound
+	}
+	if len(o.ShipTo) > 0 && !slices.Contains(o.ShipTo, saved.Shipping.Country) {
+		return Order{}, ErrNotShippable
+	}
+	order, err := c.Orders.PlaceOrder(ctx, PlaceOrder{Hold: h, Title: o.Title, Shipping: saved.Shipping, Contact: saved.Contact, Provider: c.Provider.Name(), Now: now})
+	if err != nil {
+		return Order{}, err
+	}
+	if order.Status != OrderPending {
+		return order, ErrUsed
+	}
+	out, err := c.Provider.ChargeSaved(ctx, PaymentRequest{
+		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: h.Total(),
+		Description: fmt.Sprintf("%d × %s", h.Quantity, o.Title), Email: saved.Contact.Email, ExpiresAt: h.ExpiresAt,
+	}, *saved.Method)
+	if err != nil {
+		return order, fmt.Errorf("charge saved method: %w", err)
+	}
+	if err := c.Apply(ctx, out); err != nil {
+		return order, err
+	}
+	return c.Orders.Order(ctx, order.ID)
+}
+
+// OneTapOffer says whether a buyer can buy with one tap (saved address and
+// method from this provider) and, if so, the saved details to show.
+func (c *Checkout) OneTapOffer(ctx context.Context, buyerID string, o *Offer) (SavedDetails, bool) {
+	if o.Free() {
+		return SavedDetails{}, false
+	}
+	saved, err := c.Details.SavedDetails(ctx, buyerID)
+	if err != nil || saved.Method == nil || saved.Method.Provider != c.Provider.Name() || saved.Shipping.Line1 == "" {
+		return SavedDetails{}, false
+	}
+	if len(o.ShipTo) > 0 && !slices.Contains(o.ShipTo, saved.Shipping.Country) {
+		return SavedDetails{}, false
+	}
+	return saved, true
+}

@@ -19,6 +19,9 @@ var (
 	ErrConflict         = errors.New("conflicts with the current state")
 	ErrNotShippable     = errors.New("cannot ship to that country")
 	ErrInvalid          = errors.New("invalid")
+	// ErrAuthenticationRequired: a saved method cannot be charged without
+	// the buyer (3-D Secure); send them to the checkout page.
+	ErrAuthenticationRequired = errors.New("the payment needs the buyer's confirmation")
 )
 
 // LimitError is an ErrOverLimit that says how many units the buyer may

@@ -216,4 +216,9 @@ type PaymentProvider interface {
 	StartPayment(ctx context.Context, r PaymentRequest) (PaymentSession, error)
 	// Refund returns a payment in full.
 	Refund(ctx context.Context, paymentRef string, amount Money, idempotencyKey string) error
+	// ChargeSaved charges a saved method with the buyer away (one-tap
+	// repeat buys) and returns the outcome to apply. The same request
+	// (same Reference) must yield the same charge. ErrAuthenticationRequired
+	// when the buyer has to confirm on a page.
+	ChargeSaved(ctx context.Context, r PaymentRequest, m SavedMethod) (PaymentOutcome, error)
 }

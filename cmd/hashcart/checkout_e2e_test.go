@@ -239,3 +239,57 @@ func TestExpiredLinkGetsAFriendlyPage(t *testing.T) {
 	}
 
 }
+
+// payOnThePage runs a first purchase through the pages with the sandbox
+// card 4242, saving the details.
+func payOnThePage(t *testing.T, link string) {
+	t.Helper()
+	form := get(t, link)
+	toPay := postForm(t, link, shipping(csrfOf(t, form)))
+	if toPay.status != 303 {
+		t.Fatalf("submit: %d\n%s", toPay.status, toPay.body)
+	}
+	paid := postForm(t, toPay.location, url.Values{"cc-name": {"Ada Lovelace"}, "cc-number": {"4242424242424242"}, "cc-exp": {"12/30"}, "cc-csc": {"123"}})
+	if paid.status != 303 {
+		t.Fatalf("pay: %d\n%s", paid.status, paid.body)
+	}
+}
+
+// A returning buyer replies #BuyNow, then YES by DM: a paid order without
+// opening a page.
+func TestReturningBuyerBuysWithYESByDM(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red"))
+	payOnThePage(t, s.linkFor(t, 1))
+	wait(t, "the first confirmation", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 2) })
+
+	s.deliver(t, xsim.TweetCreate(testMerchant, xsim.Tweet{ID: "7777", Text: "#BuyNow black", UserID: "901", ScreenName: "shopper1", InReplyToStatusID: "1001", InReplyToUserID: testMerchant}))
+	dms := wait(t, "the one-tap offer", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 3) })
+	offer := dms[2].Text
+	for _, want := range []string{"1 × Signed vinyl (black) for $25.00 with Visa ending 4242, shipping to Brooklyn, NY?", "Reply YES"} {
+		if !strings.Contains(offer, want) {
+			t.Fatalf("one-tap DM %q lacks %q", offer, want)
+		}
+	}
+
+	s.deliver(t, dmFrom(1, "8201", "YES"))
+	dms = wait(t, "the second confirmation", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 4) })
+	if !strings.Contains(dms[3].Text, "HC-000002 is confirmed") {
+		t.Fatalf("after YES: %q", dms[3].Text)
+	}
+	o, err := s.db.Orders().OrderForHold(context.Background(), 2)
+	if err != nil || o.Status != commerce.OrderPaid || o.Shipping.City != "Brooklyn" || o.Lines[0].Variant != "black" {
+		t.Fatalf("one-tap order = %+v, %v", o, err)
+	}
+	// YES again changes nothing.
+	s.deliver(t, dmFrom(1, "8202", "yes"))
+	dms = wait(t, "the answer to a second yes", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 5) })
+	if !strings.Contains(dms[4].Text, "nothing waiting") {
+		t.Fatalf("second yes answered %q", dms[4].Text)
+	}
+	t.Logf("repeat purchase: a reply and a YES by DM, no page and no field")
+	if orders, _ := s.db.Orders().BuyerOrders(context.Background(), "901"); len(orders) != 2 {
+		t.Fatalf("%d orders, want 2", len(orders))
+	}
+
+}

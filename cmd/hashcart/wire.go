@@ -152,6 +152,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Now:      now,
 		Log:      log,
 	}
+	s.bot.Checkout = s.checkout
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),
 		Handler:     s.bot,
