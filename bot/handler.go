@@ -441,15 +441,20 @@ func orList(items []string) string {
 }
 
 func cartSummary(c commerce.Cart) string {
-	parts := make([]string, len(c.Lines))
+	items := make([]string, len(c.Lines))
 	for i, l := range c.Lines {
-		s := fmt.Sprintf("%d × %s", l.Quantity, l.Title)
-		if l.Variant != "" {
-			s += " (" + l.Variant + ")"
-		}
-		parts[i] = s
+		items[i] = item(l.Quantity, l.Title, l.Variant)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(items, ", ")
+}
+
+// item names units of an offer as every answer does: "2 × Signed vinyl (red)".
+func item(quantity int, title, variant string) string {
+	s := fmt.Sprintf("%d × %s", quantity, title)
+	if variant != "" {
+		s += " (" + variant + ")"
+	}
+	return s
 }
 
 // humanDuration writes a hold's time left the way a person would say it.

@@ -53,13 +53,9 @@ func (n *Notifier) send(ctx context.Context, o commerce.Order, name string, prio
 }
 
 func orderItems(o commerce.Order) string {
-	parts := make([]string, len(o.Lines))
+	items := make([]string, len(o.Lines))
 	for i, l := range o.Lines {
-		s := fmt.Sprintf("%d × %s", l.Quantity, l.Title)
-		if l.Variant != "" {
-			s += " (" + l.Variant + ")"
-		}
-		parts[i] = s
+		items[i] = item(l.Quantity, l.Title, l.Variant)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(items, ", ")
 }
