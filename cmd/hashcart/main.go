@@ -3,6 +3,7 @@
 //
 //	hashcart serve   [--config FILE]   run the service
 //	hashcart check   [--config FILE]   validate the configuration
+//	hashcart keys new|rotate           manage the data key
 //	hashcart version                   print the version
 package main
 
