@@ -29,6 +29,7 @@ type Config struct {
 	Checkout  Checkout   `yaml:"checkout"`
 	Intake    Intake     `yaml:"intake"`
 	Outbox    Outbox     `yaml:"outbox"`
+	Jobs      Jobs       `yaml:"jobs"`
 	Log       Log        `yaml:"log"`
 	Merchants []Merchant `yaml:"merchants"`
 }
@@ -82,6 +83,14 @@ type Intake struct {
 	Batch        int      `yaml:"batch"`
 	PollInterval Duration `yaml:"poll_interval"`
 	MaxAttempts  int      `yaml:"max_attempts"`
+}
+
+// Jobs are the schedules of background work: standard cron specs with an
+// optional leading seconds field, or "@every 10s". Any number of instances
+// may run the same schedules; each unit of work is claimed once.
+type Jobs struct {
+	// ExpireHolds returns the units of expired holds to stock.
+	ExpireHolds string `yaml:"expire_holds"`
 }
 
 // Outbox is the pool that sends messages to X, and the rate budget all
@@ -192,6 +201,7 @@ func defaults() *Config {
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
 			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
 		},
+		Jobs: Jobs{ExpireHolds: "@every 10s"},
 	}
 }
 

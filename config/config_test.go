@@ -310,3 +310,15 @@ func TestAliasFanOutIsBounded(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+func TestJobScheduleIsChecked(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("x: { consumer_secret: s }\njobs:\n  expire_holds: \"sometimes\"\n"), func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: jobs.expire_holds: not a schedule") {
+		t.Fatalf("bad schedule: %v", err)
+	}
+	for _, spec := range []string{"@every 10s", "*/10 * * * * *", "0 * * * *"} {
+		if _, err := Parse("c.yaml", []byte("x: { consumer_secret: s }\njobs: { expire_holds: \""+spec+"\" }\n"), func(string) (string, bool) { return "", false }); err != nil {
+			t.Errorf("%q refused: %v", spec, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"net"
 	"net/url"
 	"regexp"
@@ -115,6 +116,9 @@ func (v *validator) validate(c *Config) {
 	v.positive("intake.poll_interval", int64(c.Intake.PollInterval.Duration), c.Intake.PollInterval.String())
 	v.positive("intake.max_attempts", int64(c.Intake.MaxAttempts), fmt.Sprint(c.Intake.MaxAttempts))
 	v.outbox(c.Outbox)
+	if _, err := cronParser.Parse(c.Jobs.ExpireHolds); err != nil {
+		v.add("jobs.expire_holds", `a cron spec like "*/10 * * * * *" or "@every 10s"`, "not a schedule: %v", err)
+	}
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.merchants(c.Merchants)
@@ -385,3 +389,6 @@ func (v *validator) variants(op string, o *Offer) {
 		v.add(op+".variants", "make the variant stocks add up to stock, or leave stock out", "variant stocks add up to %d but stock is %d", sum, *o.Stock)
 	}
 }
+
+// cronParser reads job schedules as package jobs does.
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
+	"github.com/hashcart/hashcart/jobs"
 	"github.com/hashcart/hashcart/webhooks"
 )
 
@@ -89,6 +90,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}, Log: log}
 	pay.Mount(app)
 
+	sched := jobs.New(log)
+	if err := sched.Add(cfg.Jobs.ExpireHolds, &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now}); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
@@ -96,7 +101,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(3)
+	bg.Add(4)
+	go func() { defer bg.Done(); sched.Run(bgCtx) }()
 	go func() { defer bg.Done(); committer.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.workers.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.sender.Run(bgCtx) }()
