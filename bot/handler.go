@@ -177,6 +177,11 @@ func (b *Bot) onPost(ctx context.Context, ev inbox.Event, cat *commerce.Catalog,
 	var le *commerce.LimitError
 	switch {
 	case errors.Is(err, commerce.ErrSoldOut):
+		if b.Shop.Waitlist != nil {
+			if _, err := b.Shop.JoinWaitlist(ctx, match, buyer, t.ID); err != nil {
+				return err
+			}
+		}
 		collapse, cerr := b.soldOutPost(a, o)
 		if cerr != nil {
 			return cerr
@@ -534,4 +539,49 @@ func (b *Bot) oneTap(ctx context.Context, a answer, cat *commerce.Catalog, buyer
 	}
 	return send("dm_onetap_failed", PrivateData{Merchant: m.ScreenName, Method: method, Reason: reason, Link: outbox.LinkPlaceholder},
 		&outbox.Link{BuyerID: buyer.XUserID, Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: h.ID}, ExpiresAt: h.ExpiresAt})
+}
+
+// ServeReleased gives the units of released holds to the waiting buyers of
+// their offers, in the order they joined, each with a DM holding a link.
+// inTx runs each buyer's turn in one transaction (hold, queue and DM).
+func (b *Bot) ServeReleased(ctx context.Context, released []commerce.Hold, inTx func(context.Context, func(context.Context) error) error) (int, error) {
+	type counter struct{ merchant, offer, variant string }
+	seen := map[counter]bool{}
+	cat := b.Catalog()
+	total := 0
+	for _, h := range released {
+		o, ok := cat.Offer(h.MerchantID, h.OfferID)
+		if !ok {
+			continue
+		}
+		key := o.StockKey(h.Variant)
+		c := counter{h.MerchantID, h.OfferID, key}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		m, _ := cat.Merchant(h.MerchantID)
+		n, err := b.Shop.ServeWaitlist(ctx, o, key, inTx, func(ctx context.Context, e commerce.WaitlistEntry, h commerce.Hold) error {
+			a := answer{ev: inbox.Event{ID: fmt.Sprintf("waitlist:%d", e.ID)}, merchant: m}
+			dm, err := b.holdDM(a, e.Buyer, o, h, "dm_waitlist_turn")
+			if err != nil {
+				return err
+			}
+			if !o.Free() {
+				dm.Text, err = b.Templates.Private(m.ID, "dm_waitlist_turn", PrivateData{
+					Handle: e.Buyer.ScreenName, Merchant: m.ScreenName, Title: o.Title, Variant: h.Variant, Quantity: h.Quantity,
+					Total: h.Total().String(), HoldFor: humanDuration(h.ExpiresAt.Sub(b.Now())), Link: outbox.LinkPlaceholder,
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return b.Outbox.Enqueue(ctx, dm)
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -50,6 +50,9 @@ type Reservation struct {
 	Buyer     Buyer
 	Now       time.Time
 	ExpiresAt time.Time
+	// FromWaitlist is set when the buyer's turn on the waitlist came:
+	// other reservations queue behind waiting buyers.
+	FromWaitlist bool
 }
 
 // HoldStore keeps stock and holds. Implementations make Reserve atomic
@@ -74,8 +77,9 @@ type HoldStore interface {
 // Shop applies an offer's rules before asking the stores to hold stock or
 // fill a cart.
 type Shop struct {
-	Holds HoldStore
-	Carts CartStore
+	Holds    HoldStore
+	Carts    CartStore
+	Waitlist WaitlistStore
 	// HoldFor is how long a hold keeps units (checkout.hold).
 	HoldFor time.Duration
 	Now     func() time.Time

@@ -21,6 +21,9 @@ type ExpireHolds struct {
 	Now   func() time.Time
 	// Batch is how many holds one transaction releases (500).
 	Batch int
+	// Released, when set, is given the holds each batch released (the
+	// waitlist takes their units); it returns how many buyers it served.
+	Released func(ctx context.Context, holds []commerce.Hold) (int, error)
 }
 
 // Name implements Job.
@@ -37,6 +40,9 @@ func (j *ExpireHolds) Run(ctx context.Context) (int, error) {
 	for ctx.Err() == nil {
 		released, err := j.Holds.ReleaseExpired(ctx, j.Now().UTC(), batch)
 		total += len(released)
+		if err == nil && len(released) > 0 && j.Released != nil {
+			_, err = j.Released(ctx, released)
+		}
 		if err != nil || len(released) < batch {
 			return total, err
 		}

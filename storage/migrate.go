@@ -24,6 +24,7 @@ var migrations = []migration{
 	{2, "commerce", commerceSchema},
 	{3, "outbox", outboxSchema},
 	{4, "orders", ordersSchema},
+	{5, "waitlist", waitlistSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

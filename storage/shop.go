@@ -117,6 +117,15 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 			}
 		}
 		key := o.StockKey(r.Variant)
+		if !r.FromWaitlist {
+			// Freed units belong to the buyers already waiting.
+			if queued, err := s.waiting(ctx, o, key); err != nil || queued {
+				if err != nil {
+					return err
+				}
+				return commerce.ErrSoldOut
+			}
+		}
 		ok, err := s.take(ctx, o, key, r.Quantity)
 		if err != nil {
 			return err

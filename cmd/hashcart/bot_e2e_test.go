@@ -82,6 +82,13 @@ merchants:
         post_ids: ["1004"]
         hashtags: ["#Claim"]
         ship_to: [US, GB]
+      - id: ten
+        title: Numbered print
+        price: "40.00"
+        stock: 10
+        per_customer_limit: 1
+        post_ids: ["1006"]
+        ship_to: [US]
       - id: drop
         title: Limited print
         price: "30.00"

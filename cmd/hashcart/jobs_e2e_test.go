@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,5 +36,68 @@ func TestExpiredHoldReturnsItsStockWithinATick(t *testing.T) {
 	}
 	if h, _ := s.db.Shop().Hold(context.Background(), 1); h.Status != commerce.HoldExpired {
 		t.Fatalf("hold status = %s, want expired", h.Status)
+	}
+}
+
+// A 10-unit drop, 30 buyers, 4 holds expire: the next 4 waitlisted buyers
+// get holds, in the order they replied.
+func TestExpiredHoldsGoToTheWaitlistInOrder(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }\ncheckout: { hold: 6s }\njobs: { expire_holds: \"@every 1s\" }")
+	for i := 1; i <= 30; i++ {
+		s.deliver(t, replyTo("1006", i, "#BuyNow")) // one at a time: the order of the queue
+	}
+	dms := wait(t, "the 10 DMs", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 10) })
+	links := map[string]string{}
+	for _, dm := range dms {
+		links[dm.RecipientID] = linkRE.FindString(dm.Text)
+	}
+	for i := 1; i <= 6; i++ { // six pay; four let their holds run out
+		payOnThePage(t, links[fmt.Sprint(900+i)])
+	}
+	posts := s.sim.Posts()
+	waitlisted := 0
+	for _, p := range posts {
+		if strings.Contains(p.Text, "waitlist") {
+			waitlisted++
+		}
+	}
+	if waitlisted == 0 {
+		t.Fatalf("no sold-out reply mentions the waitlist: %+v", posts)
+	}
+	var turns []xsim.DM
+	deadline := time.Now().Add(20 * time.Second)
+	for len(turns) < 4 && time.Now().Before(deadline) {
+		turns = turns[:0]
+		for _, dm := range s.sim.DMs() {
+			if strings.Contains(dm.Text, "freed up") {
+				turns = append(turns, dm)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(turns) != 4 {
+		t.Fatalf("%d waitlist DMs, want 4", len(turns))
+	}
+	for i, dm := range turns {
+		if want := fmt.Sprint(911 + i); dm.RecipientID != want {
+			t.Fatalf("waitlist turn %d went to %s, want %s (order of the replies)", i+1, dm.RecipientID, want)
+		}
+		if linkRE.FindString(dm.Text) == "" {
+			t.Fatalf("waitlist DM without a link: %q", dm.Text)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // another tick: nobody else is served
+	n := 0
+	for _, dm := range s.sim.DMs() {
+		if strings.Contains(dm.Text, "freed up") {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("%d waitlist DMs after another tick, want still 4", n)
+	}
+	left, _ := s.db.Shop().Remaining(context.Background(), &commerce.Offer{MerchantID: "acme", ID: "ten"})
+	if *left[""] != 0 {
+		t.Fatalf("remaining = %d, want 0 (6 sold, 4 held again)", *left[""])
 	}
 }

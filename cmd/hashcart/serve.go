@@ -91,7 +91,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	pay.Mount(app)
 
 	sched := jobs.New(log)
-	if err := sched.Add(cfg.Jobs.ExpireHolds, &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now}); err != nil {
+	expire := &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now, Released: func(ctx context.Context, holds []commerce.Hold) (int, error) {
+		n, err := svc.bot.ServeReleased(ctx, holds, svc.db.InTx)
+		if n > 0 {
+			svc.sender.Wake()
+		}
+		return n, err
+	}}
+	if err := sched.Add(cfg.Jobs.ExpireHolds, expire); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

@@ -133,7 +133,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	}
 	s.bot = &bot.Bot{
 		Catalog:     s.catalog.Load,
-		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
+		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), Waitlist: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
 		Stores:      db.Shop(),
 		Outbox:      db.Outbox(),
 		Templates:   tpl,
