@@ -139,7 +139,7 @@ func (c *Checkout) Submit(ctx context.Context, h Hold, o *Offer, s Submission) (
 	}
 	session, err := c.Provider.StartPayment(ctx, PaymentRequest{
 		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: h.Total(),
-		Description: fmt.Sprintf("%d × %s", h.Quantity, o.Title), Email: s.Contact.Email,
+		Description: describe(h, o), Email: s.Contact.Email,
 		ReturnURL: s.ReturnURL, CancelURL: s.CancelURL, ExpiresAt: h.ExpiresAt, SaveMethod: s.Save,
 	})
 	if err != nil {
@@ -227,7 +227,7 @@ func (c *Checkout) OneTap(ctx context.Context, h Hold, o *Offer) (Order, error) 
 	}
 	out, err := c.Provider.ChargeSaved(ctx, PaymentRequest{
 		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: h.Total(),
-		Description: fmt.Sprintf("%d × %s", h.Quantity, o.Title), Email: saved.Contact.Email, ExpiresAt: h.ExpiresAt,
+		Description: describe(h, o), Email: saved.Contact.Email, ExpiresAt: h.ExpiresAt,
 	}, *saved.Method)
 	if err != nil {
 		return order, fmt.Errorf("charge saved method: %w", err)
@@ -252,4 +252,13 @@ func (c *Checkout) OneTapOffer(ctx context.Context, buyerID string, o *Offer) (S
 		return SavedDetails{}, false
 	}
 	return saved, true
+}
+
+// describe names a hold for the payment page and the provider's receipt.
+func describe(h Hold, o *Offer) string {
+	s := fmt.Sprintf("%d × %s", h.Quantity, o.Title)
+	if h.Variant != "" {
+		s += " (" + h.Variant + ")"
+	}
+	return s
 }

@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/hashcart/hashcart/commerce"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 //go:embed templates/*.html
@@ -83,10 +86,30 @@ type pageView struct {
 	Form         commerce.Submission
 	Errors       map[string]string
 	Alert        string
-	Countries    []string
+	Countries    []country
 	Free         bool
 	Orders       []orderView
 	Saved        string
+}
+
+// country is an option of the country list: the code sent, the name shown.
+type country struct{ Code, Name string }
+
+// countryOptions names codes in English and sorts them by name.
+func countryOptions(codes []string) []country {
+	names := display.English.Regions()
+	out := make([]country, 0, len(codes))
+	for _, c := range codes {
+		name := c
+		if r, err := language.ParseRegion(c); err == nil {
+			if n := names.Name(r); n != "" {
+				name = n
+			}
+		}
+		out = append(out, country{Code: c, Name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 type orderView struct {
@@ -269,11 +292,11 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 	}
 	secret := c.Params("token")
 	v := pageView{
-		Heading: "Check out", Title: offer.Title, Merchant: merchant,
+		Heading: "Check out with " + merchant, Title: offer.Title, Merchant: merchant,
 		Lines: holdLines(h, offer.Title), Total: h.Total().String(),
 		Action: "/checkout/" + secret, CSRF: p.csrf("checkout", secret),
 		HoldUntil: h.ExpiresAt.UTC().Format("15:04"), MinutesLeft: int(h.ExpiresAt.Sub(now).Minutes() + 0.5),
-		Form: form, Errors: errs, Alert: alert, Countries: countries, Free: offer.Free(),
+		Form: form, Errors: errs, Alert: alert, Countries: countryOptions(countries), Free: offer.Free(),
 	}
 	if v.Errors == nil {
 		v.Errors = map[string]string{}
