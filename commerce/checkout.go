@@ -27,8 +27,11 @@ type Checkout struct {
 	// InTx runs fn in one transaction (storage.DB.InTx).
 	InTx   func(ctx context.Context, fn func(ctx context.Context) error) error
 	Notify Notifier
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Handoff, when set, queues a paid order for its merchant, in the
+	// payment's transaction.
+	Handoff func(ctx context.Context, o Order) error
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Submission is what the buyer gave on the checkout page.
@@ -178,6 +181,11 @@ func (c *Checkout) Apply(ctx context.Context, o PaymentOutcome) error {
 		case res.NeedsRefund:
 			return c.Notify.OrderRefunded(ctx, res.Order)
 		case o.Paid:
+			if c.Handoff != nil {
+				if err := c.Handoff(ctx, res.Order); err != nil {
+					return err
+				}
+			}
 			return c.Notify.OrderPaid(ctx, res.Order)
 		}
 		return nil

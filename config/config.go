@@ -91,6 +91,8 @@ type Intake struct {
 type Jobs struct {
 	// ExpireHolds returns the units of expired holds to stock.
 	ExpireHolds string `yaml:"expire_holds"`
+	// Handoff sends paid orders to the merchants' order_webhook.
+	Handoff string `yaml:"handoff"`
 }
 
 // Outbox is the pool that sends messages to X, and the rate budget all
@@ -201,7 +203,7 @@ func defaults() *Config {
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
 			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
 		},
-		Jobs: Jobs{ExpireHolds: "@every 10s"},
+		Jobs: Jobs{ExpireHolds: "@every 10s", Handoff: "@every 5s"},
 	}
 }
 

@@ -116,8 +116,10 @@ func (v *validator) validate(c *Config) {
 	v.positive("intake.poll_interval", int64(c.Intake.PollInterval.Duration), c.Intake.PollInterval.String())
 	v.positive("intake.max_attempts", int64(c.Intake.MaxAttempts), fmt.Sprint(c.Intake.MaxAttempts))
 	v.outbox(c.Outbox)
-	if _, err := cronParser.Parse(c.Jobs.ExpireHolds); err != nil {
-		v.add("jobs.expire_holds", `a cron spec like "*/10 * * * * *" or "@every 10s"`, "not a schedule: %v", err)
+	for path, spec := range map[string]string{"jobs.expire_holds": c.Jobs.ExpireHolds, "jobs.handoff": c.Jobs.Handoff} {
+		if _, err := cronParser.Parse(spec); err != nil {
+			v.add(path, `a cron spec like "*/10 * * * * *" or "@every 10s"`, "not a schedule: %v", err)
+		}
 	}
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{3, "outbox", outboxSchema},
 	{4, "orders", ordersSchema},
 	{5, "waitlist", waitlistSchema},
+	{6, "handoff", handoffSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -66,6 +66,7 @@ merchants:
     access_token: %s-acme-token
     access_secret: acme-secret
     currency: USD
+    order_webhook: { url: "${E2E_ORDER_WEBHOOK:-}", secret: whsec_e2e }
     offers:
       - id: signed-vinyl
         title: Signed vinyl

@@ -2,8 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,5 +105,49 @@ func TestExpiredHoldsGoToTheWaitlistInOrder(t *testing.T) {
 	left, _ := s.db.Shop().Remaining(context.Background(), &commerce.Offer{MerchantID: "acme", ID: "ten"})
 	if *left[""] != 0 {
 		t.Fatalf("remaining = %d, want 0 (6 sold, 4 held again)", *left[""])
+	}
+}
+
+// A paid order reaches the merchant's order_webhook, signed, once.
+func TestPaidOrderIsHandedToTheMerchant(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	var body []byte
+	var sig string
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := io.ReadAll(r.Body)
+		got[r.Header.Get("Hashcart-Delivery-Id")]++
+		body, sig = b, r.Header.Get("Hashcart-Signature")
+	}))
+	defer merchant.Close()
+	t.Setenv("E2E_ORDER_WEBHOOK", merchant.URL)
+	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }\njobs: { handoff: \"@every 1s\" }")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red"))
+	payOnThePage(t, s.linkFor(t, 1))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // further ticks deliver nothing more
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got["dlv_HC-000001_paid"] != 1 {
+		t.Fatalf("merchant got %v, want dlv_HC-000001_paid once", got)
+	}
+	ts, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(sig, ",")[0], "t="), 10, 64)
+	if commerce.SignDelivery("whsec_e2e", time.Unix(ts, 0), body) != sig {
+		t.Fatalf("signature %q does not verify", sig)
+	}
+	var o commerce.HandoffOrder
+	if err := json.Unmarshal(body, &o); err != nil || o.ID != "HC-000001" || o.Shipping.City != "Brooklyn" || o.Status != "paid" {
+		t.Fatalf("delivered %s (%v)", body, err)
 	}
 }

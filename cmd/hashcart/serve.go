@@ -101,6 +101,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := sched.Add(cfg.Jobs.ExpireHolds, expire); err != nil {
 		return err
 	}
+	if err := sched.Add(cfg.Jobs.Handoff, svc.handoff); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/hashcart/hashcart/commerce/sandbox"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
+	"github.com/hashcart/hashcart/jobs"
 	"github.com/hashcart/hashcart/storage"
 )
 
@@ -33,6 +34,7 @@ type service struct {
 	workers  *inbox.Workers
 	sender   *outbox.Sender
 	checkout *commerce.Checkout
+	handoff  *jobs.Handoff
 	sandbox  *sandbox.Provider
 	csrfKey  []byte
 }
@@ -152,6 +154,15 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Now:      now,
 		Log:      log,
 	}
+	endpoints := merchantEndpoints(cfg)
+	s.checkout.Handoff = func(ctx context.Context, o commerce.Order) error {
+		if _, ok := endpoints(o.MerchantID); !ok {
+			return nil
+		}
+		return db.Orders().EnqueueDelivery(ctx, "dlv_"+o.Reference()+"_paid", o.MerchantID, o.ID, time.Now().UTC())
+	}
+	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
+		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log}
 	s.bot.Checkout = s.checkout
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),
@@ -174,4 +185,18 @@ func merchantIDs(cfg *config.Config) string {
 	}
 	sort.Strings(ids)
 	return strings.Join(ids, ",")
+}
+
+// merchantEndpoints returns each merchant's order_webhook.
+func merchantEndpoints(cfg *config.Config) func(string) (jobs.MerchantEndpoint, bool) {
+	byID := map[string]jobs.MerchantEndpoint{}
+	for _, m := range cfg.Merchants {
+		if m.OrderWebhook.URL != "" {
+			byID[m.ID] = jobs.MerchantEndpoint{URL: m.OrderWebhook.URL, Secret: m.OrderWebhook.Secret}
+		}
+	}
+	return func(id string) (jobs.MerchantEndpoint, bool) {
+		e, ok := byID[id]
+		return e, ok
+	}
 }
