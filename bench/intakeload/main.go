@@ -18,6 +18,8 @@ const usage = `usage:
   intakeload table [--bare LABEL] < results.jsonl
   intakeload pipeline --hashcart BIN [--driver sqlite|postgres --dsn DSN] [flags]
   intakeload pipeline-table [--target 100ms] < results.jsonl
+  intakeload page --hashcart BIN [--driver sqlite|postgres --dsn DSN] [flags]
+  intakeload page-table [--target 5ms] < results.jsonl
 run "intakeload COMMAND -h" for the flags of a command`
 
 func main() {
@@ -45,6 +47,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runPipeline(ctx, args[1:], stdout, stderr, log)
 	case "pipeline-table":
 		err = runPipelineTable(args[1:], stdin, stdout, stderr)
+	case "page":
+		err = runPage(ctx, args[1:], stdout, stderr, log)
+	case "page-table":
+		err = runPageTable(args[1:], stdin, stdout, stderr)
 	case "table":
 		err = runTable(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
