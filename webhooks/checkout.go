@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -86,19 +87,23 @@ type pageView struct {
 	Form         commerce.Submission
 	Errors       map[string]string
 	Alert        string
-	Countries    []country
+	Countries    template.HTML
 	Free         bool
 	Orders       []orderView
 	Saved        string
 }
 
-// country is an option of the country list: the code sent, the name shown.
-type country struct{ Code, Name string }
-
-// countryOptions names codes in English and sorts them by name.
-func countryOptions(codes []string) []country {
+// countryOptions renders the <option>s of a country list, names in
+// English sorted by name, with selected chosen. The result is cached per
+// list and selection: rendering 249 countries was most of a page's cost.
+func countryOptions(codes []string, selected string) template.HTML {
+	key := strings.Join(codes, ",") + "|" + selected
+	if html, ok := optionsCache.Load(key); ok {
+		return html.(template.HTML)
+	}
 	names := display.English.Regions()
-	out := make([]country, 0, len(codes))
+	type country struct{ code, name string }
+	list := make([]country, 0, len(codes))
 	for _, c := range codes {
 		name := c
 		if r, err := language.ParseRegion(c); err == nil {
@@ -106,11 +111,25 @@ func countryOptions(codes []string) []country {
 				name = n
 			}
 		}
-		out = append(out, country{Code: c, Name: name})
+		list = append(list, country{c, name})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	var b strings.Builder
+	for _, c := range list {
+		sel := ""
+		if c.code == selected {
+			sel = " selected"
+		}
+		fmt.Fprintf(&b, `<option value="%s"%s>%s</option>`, template.HTMLEscapeString(c.code), sel, template.HTMLEscapeString(c.name))
+	}
+	html := template.HTML(b.String())
+	optionsCache.Store(key, html)
+	return html
 }
+
+// optionsCache holds rendered country lists; its size is bounded by the
+// offers' ship_to lists times the countries selectable in them.
+var optionsCache sync.Map
 
 type orderView struct {
 	Reference, Status string
@@ -296,7 +315,7 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 		Lines: holdLines(h, offer.Title), Total: h.Total().String(),
 		Action: "/checkout/" + secret, CSRF: p.csrf("checkout", secret),
 		HoldUntil: h.ExpiresAt.UTC().Format("15:04"), MinutesLeft: int(h.ExpiresAt.Sub(now).Minutes() + 0.5),
-		Form: form, Errors: errs, Alert: alert, Countries: countryOptions(countries), Free: offer.Free(),
+		Form: form, Errors: errs, Alert: alert, Countries: countryOptions(countries, form.Shipping.Country), Free: offer.Free(),
 	}
 	if v.Errors == nil {
 		v.Errors = map[string]string{}

@@ -99,6 +99,9 @@ func TestCheckoutWithTheSandboxCard(t *testing.T) {
 			t.Errorf("checkout form lacks %s", tok)
 		}
 	}
+	if !strings.Contains(form.body, `<option value="US" selected>United States</option>`) || strings.Contains(form.body, `value="FR"`) {
+		t.Errorf("country list: want the offer's ship_to by name, US chosen")
+	}
 	if len(form.body) > 50*1024 {
 		t.Errorf("checkout page is %d bytes, want under 50 KB", len(form.body))
 	}
