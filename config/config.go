@@ -64,7 +64,18 @@ type X struct {
 
 // Payments selects the payment provider: "sandbox" or "stripe".
 type Payments struct {
-	Provider string `yaml:"provider"`
+	Provider string         `yaml:"provider"`
+	Stripe   PaymentsStripe `yaml:"stripe"`
+}
+
+// PaymentsStripe configures provider: stripe.
+type PaymentsStripe struct {
+	// APIKey is the secret key (sk_live_..., sk_test_...).
+	APIKey string `yaml:"api_key"`
+	// APIBaseURL is Stripe's API root; a local stripe-mock in tests.
+	APIBaseURL string `yaml:"api_base_url"`
+	// WebhookSecret verifies Stripe-Signature (whsec_...).
+	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // Checkout is how checkouts behave. Hold, the time stock stays reserved
@@ -194,7 +205,7 @@ func defaults() *Config {
 		},
 		Storage:  Storage{Driver: "sqlite", DSN: "hashcart.db", MaxOpenConns: 10},
 		X:        X{APIVersion: "2", APIBaseURL: "https://api.x.com", WebhookPath: "/webhooks/x"},
-		Payments: Payments{Provider: "sandbox"},
+		Payments: Payments{Provider: "sandbox", Stripe: PaymentsStripe{APIBaseURL: "https://api.stripe.com"}},
 		Checkout: Checkout{Hold: Duration{15 * time.Minute}, CartLinkTTL: Duration{24 * time.Hour}},
 		Intake:   Intake{Workers: 4, Batch: 100, PollInterval: Duration{250 * time.Millisecond}, MaxAttempts: 10},
 		Log:      Log{Format: "text", Level: "info"},

@@ -109,6 +109,14 @@ func (v *validator) validate(c *Config) {
 	v.storage(c.Storage)
 	v.x(c.X)
 	v.oneOf("payments.provider", c.Payments.Provider, "sandbox", "stripe")
+	if c.Payments.Provider == "stripe" {
+		st := c.Payments.Stripe
+		v.required("payments.stripe.api_key", st.APIKey, "your Stripe secret key, e.g. ${STRIPE_SECRET_KEY}")
+		v.required("payments.stripe.webhook_secret", st.WebhookSecret, "the signing secret of your Stripe webhook endpoint, e.g. ${STRIPE_WEBHOOK_SECRET}")
+		if v.required("payments.stripe.api_base_url", st.APIBaseURL, "https://api.stripe.com") {
+			v.httpURL("payments.stripe.api_base_url", st.APIBaseURL, "https://api.stripe.com")
+		}
+	}
 	v.positive("checkout.hold", int64(c.Checkout.Hold.Duration), c.Checkout.Hold.String())
 	v.positive("checkout.cart_link_ttl", int64(c.Checkout.CartLinkTTL.Duration), c.Checkout.CartLinkTTL.String())
 	v.positive("intake.workers", int64(c.Intake.Workers), fmt.Sprint(c.Intake.Workers))

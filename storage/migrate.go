@@ -26,6 +26,7 @@ var migrations = []migration{
 	{4, "orders", ordersSchema},
 	{5, "waitlist", waitlistSchema},
 	{6, "handoff", handoffSchema},
+	{7, "provider customers", customersSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -202,3 +202,30 @@ func TestNoTableHoldsAPlaintextAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestExpiredPaymentSessionCancelsTheOrderAndReturnsTheStock(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		o := placeOrder(t, db, shop, vinyl, buyer(1), 2, clk.Now())
+		if err := db.Orders().CancelPendingOrder(ctx, o.ID, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := db.Orders().Order(ctx, o.ID)
+		h, _ := db.Shop().Hold(ctx, o.HoldID)
+		left, _ := db.Shop().Remaining(ctx, vinyl)
+		if got.Status != commerce.OrderCancelled || h.Status != commerce.HoldReleased || *left["red"] != 20 {
+			t.Fatalf("after the session expired: order %s, hold %s, red left %d", got.Status, h.Status, *left["red"])
+		}
+		paid := placeOrder(t, db, shop, vinyl, buyer(2), 1, clk.Now())
+		db.Orders().ApplyPayment(ctx, commerce.PaymentOutcome{EventID: "e", OrderID: paid.ID, Paid: true, Now: clk.Now()})
+		if err := db.Orders().CancelPendingOrder(ctx, paid.ID, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.Orders().Order(ctx, paid.ID); got.Status != commerce.OrderPaid {
+			t.Fatalf("a paid order was cancelled: %s", got.Status)
+		}
+	})
+}

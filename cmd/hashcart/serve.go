@@ -81,14 +81,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Now: time.Now, Log: log,
 	}
 	pages.Mount(app)
-	pay := &webhooks.SandboxPages{Provider: svc.sandbox, Apply: func(ctx context.Context, o commerce.PaymentOutcome) error {
+	apply := func(ctx context.Context, o commerce.PaymentOutcome) error {
 		err := svc.checkout.Apply(ctx, o)
 		if err == nil {
 			svc.sender.Wake()
 		}
 		return err
-	}, Log: log}
-	pay.Mount(app)
+	}
+	if svc.sandbox != nil {
+		(&webhooks.SandboxPages{Provider: svc.sandbox, Apply: apply, Log: log}).Mount(app)
+	}
+	if svc.stripe != nil {
+		(&webhooks.StripeWebhook{Provider: svc.stripe, Apply: apply, Log: log,
+			Release: func(ctx context.Context, orderID int64) error {
+				return svc.db.Orders().CancelPendingOrder(ctx, orderID, time.Now().UTC())
+			}}).Mount(app)
+	}
 
 	sched := jobs.New(log)
 	expire := &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now, Released: func(ctx context.Context, holds []commerce.Hold) (int, error) {

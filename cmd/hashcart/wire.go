@@ -17,6 +17,7 @@ import (
 	"github.com/hashcart/hashcart/bot/xapi"
 	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/commerce/sandbox"
+	"github.com/hashcart/hashcart/commerce/stripepay"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
 	"github.com/hashcart/hashcart/jobs"
@@ -36,6 +37,7 @@ type service struct {
 	checkout *commerce.Checkout
 	handoff  *jobs.Handoff
 	sandbox  *sandbox.Provider
+	stripe   *stripepay.Provider
 	csrfKey  []byte
 }
 
@@ -93,9 +95,6 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	if err != nil {
 		return nil, fmt.Errorf("x client: %w", err)
 	}
-	if cfg.Payments.Provider != "sandbox" {
-		return nil, fmt.Errorf("%s: payments.provider %q is not available in this version yet (use sandbox)", cfg.File, cfg.Payments.Provider)
-	}
 	keys, err := dataKeyring(cfg, log)
 	if err != nil {
 		return nil, err
@@ -143,12 +142,25 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Now:         now,
 		Log:         log,
 	}
-	s.sandbox = &sandbox.Provider{Secret: derive(cfg.X.ConsumerSecret, "sandbox-payments"), PublicURL: cfg.Server.PublicURL, Now: now}
+	var provider commerce.PaymentProvider
+	switch cfg.Payments.Provider {
+	case "stripe":
+		st := cfg.Payments.Stripe
+		s.stripe, err = stripepay.New(st.APIKey, st.APIBaseURL, stripepay.Options{WebhookSecret: st.WebhookSecret, Customers: db.Customers("stripe"), Now: now})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("stripe: %w", err)
+		}
+		provider = s.stripe
+	default:
+		s.sandbox = &sandbox.Provider{Secret: derive(cfg.X.ConsumerSecret, "sandbox-payments"), PublicURL: cfg.Server.PublicURL, Now: now}
+		provider = s.sandbox
+	}
 	s.csrfKey = derive(cfg.X.ConsumerSecret, "csrf")
 	s.checkout = &commerce.Checkout{
 		Orders:   db.Orders(),
 		Details:  db.Orders(),
-		Provider: s.sandbox,
+		Provider: provider,
 		InTx:     db.InTx,
 		Notify:   &bot.Notifier{Catalog: s.catalog.Load, Outbox: db.Outbox(), Templates: tpl},
 		Now:      now,
