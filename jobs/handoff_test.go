@@ -78,8 +78,10 @@ func TestHandoffRetriesUntilTheMerchantTakesTheOrderOnce(t *testing.T) {
 		srv := httptest.NewServer(m)
 		defer srv.Close()
 		job := &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Client: srv.Client(), Now: clock,
-			Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Endpoint: func(string) (jobs.MerchantEndpoint, bool) { return jobs.MerchantEndpoint{URL: srv.URL, Secret: "whsec_test"}, true }}
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Endpoint: func(string) (jobs.MerchantEndpoint, bool) {
+				return jobs.MerchantEndpoint{URL: srv.URL, Secret: "whsec_test"}, true
+			}}
 		for i := 0; i < 12; i++ {
 			if _, err := job.Run(ctx); err != nil {
 				t.Fatal(err)
@@ -112,7 +114,9 @@ func TestHandoffGivesUpAfterThreeDays(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++; w.WriteHeader(500) }))
 	defer srv.Close()
 	job := &jobs.Handoff{Store: db.Orders(), Orders: fakeOrders{}, Client: srv.Client(), Now: clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Endpoint: func(string) (jobs.MerchantEndpoint, bool) { return jobs.MerchantEndpoint{URL: srv.URL, Secret: "s"}, true }}
+		Endpoint: func(string) (jobs.MerchantEndpoint, bool) {
+			return jobs.MerchantEndpoint{URL: srv.URL, Secret: "s"}, true
+		}}
 	for i := 0; i < 100; i++ {
 		job.Run(ctx)
 		mu.Lock()
