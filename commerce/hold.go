@@ -72,6 +72,10 @@ type HoldStore interface {
 	// Remaining returns the units left to hold per stock counter of the
 	// offer (nil values for unlimited counters).
 	Remaining(ctx context.Context, o *Offer) (map[string]*int, error)
+	// AdjustHold changes an active hold's variant and quantity atomically;
+	// ErrSoldOut or a *LimitError leave it unchanged, ErrExpired when it
+	// has ended.
+	AdjustHold(ctx context.Context, holdID int64, o *Offer, variant string, qty int, now time.Time) (Hold, error)
 }
 
 // Shop applies an offer's rules before asking the stores to hold stock or
@@ -116,4 +120,35 @@ func checkQuantity(o *Offer, q int) error {
 		return &LimitError{Limit: o.PerCustomerLimit, Remaining: o.PerCustomerLimit}
 	}
 	return nil
+}
+
+// MaxChoice is the largest quantity the checkout page offers when the
+// offer has no per-customer limit.
+const MaxChoice = 10
+
+// QuantityChoices is the range of quantities a buyer may pick for o.
+func QuantityChoices(o *Offer) int {
+	if o.PerCustomerLimit > 0 {
+		return min(o.PerCustomerLimit, MaxChoice)
+	}
+	return MaxChoice
+}
+
+// ChangeHold changes the variant and quantity of a buyer's hold, within the
+// offer's variants and limits.
+func (s *Shop) ChangeHold(ctx context.Context, h Hold, o *Offer, variant string, qty int) (Hold, error) {
+	if qty < 1 || qty > QuantityChoices(o) {
+		if o.PerCustomerLimit > 0 && qty > o.PerCustomerLimit {
+			return h, &LimitError{Limit: o.PerCustomerLimit, Remaining: o.PerCustomerLimit}
+		}
+		return h, ErrQuantityTooLarge
+	}
+	if len(o.Variants) > 0 {
+		if _, ok := o.Variant(variant); !ok {
+			return h, ErrVariantRequired
+		}
+	} else {
+		variant = ""
+	}
+	return s.Holds.AdjustHold(ctx, h.ID, o, variant, qty, s.Now().UTC())
 }

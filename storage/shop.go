@@ -307,3 +307,79 @@ func (s *Shop) TokenByHash(ctx context.Context, hash string) (commerce.Token, er
 	r := rows[0]
 	return commerce.Token{Hash: r.Hash, BuyerID: r.BuyerID, Target: commerce.LinkTarget{Kind: commerce.LinkKind(r.TargetKind), ID: r.TargetID}, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}, nil
 }
+
+// AdjustHold changes an active hold's variant and quantity in one
+// transaction: units are taken (if free) before any are returned, so a
+// change that cannot be met leaves the hold as it was. The per-customer
+// limit and buyers waiting for the offer are respected as in Reserve.
+func (s *Shop) AdjustHold(ctx context.Context, holdID int64, o *commerce.Offer, variant string, qty int, now time.Time) (commerce.Hold, error) {
+	var out commerce.Hold
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		var rows []holdRow
+		if err := tx.Raw(`SELECT * FROM holds WHERE id = ?`+s.db.forUpdateWait(), holdID).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return commerce.ErrNotFound
+		}
+		h := rows[0]
+		if h.Status != string(commerce.HoldActive) || !now.Before(h.ExpiresAt) {
+			return commerce.ErrExpired
+		}
+		if h.Variant == variant && h.Quantity == qty {
+			out = h.hold()
+			return nil
+		}
+		if o.PerCustomerLimit > 0 {
+			var others int
+			if err := tx.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status IN ('active', 'converted') AND id <> ?`,
+				o.MerchantID, o.ID, h.BuyerID, h.ID).Scan(&others).Error; err != nil {
+				return err
+			}
+			if others+qty > o.PerCustomerLimit {
+				return &commerce.LimitError{Limit: o.PerCustomerLimit, Remaining: max(0, o.PerCustomerLimit-others)}
+			}
+		}
+		key := o.StockKey(variant)
+		need := qty
+		if key == h.StockKey {
+			need = qty - h.Quantity
+		}
+		if need > 0 {
+			if queued, err := s.waiting(ctx, o, key); err != nil || queued {
+				if err != nil {
+					return err
+				}
+				return commerce.ErrSoldOut
+			}
+			ok, err := s.take(ctx, o, key, need)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return commerce.ErrSoldOut
+			}
+		}
+		giveBack, from := h.Quantity, h.StockKey
+		if key == h.StockKey {
+			giveBack = max(0, h.Quantity-qty)
+		}
+		if giveBack > 0 {
+			if err := tx.Exec(`UPDATE stock SET held = held - ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NOT NULL`,
+				giveBack, h.MerchantID, h.OfferID, from).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Exec(`UPDATE holds SET variant = ?, stock_key = ?, quantity = ?, updated_at = ? WHERE id = ?`, variant, key, qty, now, h.ID).Error; err != nil {
+			return err
+		}
+		h.Variant, h.StockKey, h.Quantity = variant, key, qty
+		out = h.hold()
+		return nil
+	})
+	if err != nil {
+		return commerce.Hold{}, fmt.Errorf("change hold %d: %w", holdID, err)
+	}
+	return out, nil
+}

@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,8 @@ type CheckoutPages struct {
 	Orders   commerce.OrderStore
 	Details  commerce.DetailsStore
 	Checkout *commerce.Checkout
+	// Shop changes a hold's variant and quantity.
+	Shop *commerce.Shop
 	// Forget erases a buyer's saved details (the DM "forget" does the same).
 	Forget    func(ctx context.Context, buyerID string, now time.Time) error
 	Catalog   func() *commerce.Catalog
@@ -62,6 +65,7 @@ type CheckoutPages struct {
 func (p *CheckoutPages) Mount(app fiber.Router) {
 	app.Get("/checkout/:token", p.show)
 	app.Post("/checkout/:token", p.submit)
+	app.Post("/checkout/:token/change", p.change)
 	app.Get("/checkout/:token/done", p.done)
 	app.Get("/orders/:token", p.orders)
 	app.Post("/orders/:token/forget", p.forget)
@@ -91,6 +95,15 @@ type pageView struct {
 	Free         bool
 	Orders       []orderView
 	Saved        string
+	// The change of variant and quantity.
+	Variants   []choice
+	Quantities []choice
+}
+
+// choice is an option of a select.
+type choice struct {
+	Value    string
+	Selected bool
 }
 
 // countryOptions renders the <option>s of a country list, names in
@@ -320,6 +333,12 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 	if v.Errors == nil {
 		v.Errors = map[string]string{}
 	}
+	for _, vr := range offer.Variants {
+		v.Variants = append(v.Variants, choice{Value: vr.Name, Selected: vr.Name == h.Variant})
+	}
+	for q := 1; q <= commerce.QuantityChoices(offer); q++ {
+		v.Quantities = append(v.Quantities, choice{Value: fmt.Sprint(q), Selected: q == h.Quantity})
+	}
 	return p.render(c, status, "checkout", v)
 }
 
@@ -440,4 +459,43 @@ func (p *CheckoutPages) forget(c *fiber.Ctx) error {
 	}
 	p.Log.Info("buyer details erased on request", "buyer", tok.BuyerID)
 	return p.showOrders(c, tok, "Your saved details are removed.")
+}
+
+// change applies a new variant or quantity to the hold and shows the page
+// again (or says why it cannot).
+func (p *CheckoutPages) change(c *fiber.Ctx) error {
+	tok, ok, err := p.resolve(c, commerce.LinkHold)
+	if !ok {
+		return err
+	}
+	secret := c.Params("token")
+	if tok.Target.Kind != commerce.LinkHold || !p.csrfOK(c, "checkout", secret) {
+		return p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your checkout page. Open the link from your DM again.")
+	}
+	ctx := c.UserContext()
+	h, err := p.Store.Hold(ctx, tok.Target.ID)
+	if err != nil {
+		return err
+	}
+	offer, _ := p.offer(h)
+	if offer == nil {
+		return p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
+	}
+	qty, _ := strconv.Atoi(c.FormValue("quantity"))
+	_, err = p.Shop.ChangeHold(ctx, h, offer, c.FormValue("variant"), qty)
+	var le *commerce.LimitError
+	switch {
+	case err == nil:
+		return c.Redirect("/checkout/"+secret, fiber.StatusSeeOther)
+	case errors.As(err, &le):
+		return p.showHold(c, tok, fiber.StatusUnprocessableEntity, commerce.Submission{}, nil, fmt.Sprintf("%s is limited to %d per customer.", offer.Title, le.Limit))
+	case errors.Is(err, commerce.ErrSoldOut):
+		return p.showHold(c, tok, fiber.StatusConflict, commerce.Submission{}, nil, "Sorry, not enough of that is left. Your order is unchanged.")
+	case errors.Is(err, commerce.ErrExpired):
+		return p.message(c, fiber.StatusGone, "This hold has ended",
+			`The items are no longer held for you. Reply to the post again, or DM "buy", while stock lasts.`)
+	case errors.Is(err, commerce.ErrQuantityTooLarge) || errors.Is(err, commerce.ErrVariantRequired):
+		return p.showHold(c, tok, fiber.StatusUnprocessableEntity, commerce.Submission{}, nil, "Please choose from the list.")
+	}
+	return err
 }

@@ -212,7 +212,7 @@ func TestBrowserCheckoutJourney(t *testing.T) {
 	}
 
 	// Tap 2: continue to payment.
-	if resp := b.tap(`form button[type="submit"]`); resp.Status != 200 || !strings.Contains(resp.URL, "/pay/sandbox/") {
+	if resp := b.tap(`#continue`); resp.Status != 200 || !strings.Contains(resp.URL, "/pay/sandbox/") {
 		t.Fatalf("continue: status %d at %s", resp.Status, resp.URL)
 	}
 	if amount := b.text(".amount"); amount != "$50.00" {

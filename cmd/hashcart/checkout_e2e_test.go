@@ -296,3 +296,41 @@ func TestReturningBuyerBuysWithYESByDM(t *testing.T) {
 	}
 
 }
+
+// The buyer changes variant and quantity on the page, within the limits.
+func TestCheckoutPageChangesVariantAndQuantity(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red x2"))
+	link := s.linkFor(t, 1)
+	form := get(t, link)
+	if !strings.Contains(form.body, `<select id="quantity" name="quantity"><option>1</option><option selected>2</option></select>`) {
+		t.Fatalf("quantity choices (limit 2) missing:\n%s", form.body)
+	}
+	csrf := csrfOf(t, form)
+	vinyl := &commerce.Offer{MerchantID: "acme", ID: "signed-vinyl"}
+	changed := postForm(t, link+"/change", url.Values{"csrf": {csrf}, "variant": {"black"}, "quantity": {"1"}})
+	if changed.status != 303 {
+		t.Fatalf("change: %d\n%s", changed.status, changed.body)
+	}
+	page := get(t, link)
+	if !strings.Contains(page.body, "1 × Signed vinyl (black)") || !strings.Contains(page.body, "$25.00") {
+		t.Fatalf("page after the change:\n%s", page.body)
+	}
+	left, _ := s.db.Shop().Remaining(context.Background(), vinyl)
+	if *left["red"] != 40 || *left["black"] != 59 {
+		t.Fatalf("stock after the change: red %d black %d, want 40 and 59", *left["red"], *left["black"])
+	}
+	if p := postForm(t, link+"/change", url.Values{"csrf": {csrf}, "variant": {"black"}, "quantity": {"3"}}); p.status != 422 || !strings.Contains(p.body, "limited to 2") {
+		t.Fatalf("3 with a limit of 2: %d", p.status)
+	}
+	if p := postForm(t, link+"/change", url.Values{"csrf": {"forged"}, "variant": {"red"}, "quantity": {"2"}}); p.status != 403 {
+		t.Fatalf("forged change: %d", p.status)
+	}
+	if h, _ := s.db.Shop().Hold(context.Background(), 1); h.Variant != "black" || h.Quantity != 1 {
+		t.Fatalf("hold after refused changes = %s x%d, want black x1", h.Variant, h.Quantity)
+	}
+	payOnThePage(t, link)
+	if o, _ := s.db.Orders().OrderForHold(context.Background(), 1); o.Status != commerce.OrderPaid || o.Total.Amount != 2500 {
+		t.Fatalf("order = %+v, want paid $25.00", o)
+	}
+}
