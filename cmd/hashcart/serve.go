@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	xh.Mount(app, cfg.X.WebhookPath)
 	pages := &webhooks.CheckoutPages{
 		Links: svc.links, Store: svc.db.Shop(), Orders: svc.db.Orders(), Details: svc.db.Orders(), Checkout: svc.checkout, Shop: svc.bot.Shop,
-		Forget: svc.db.Shop().Forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
+		Forget: svc.forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
 		Now: time.Now, Log: log,
 	}
 	pages.Mount(app)

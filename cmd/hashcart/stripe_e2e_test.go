@@ -78,4 +78,20 @@ func TestStripeCheckoutAgainstStripeMock(t *testing.T) {
 	if confirmations != 1 || !strings.Contains(dms[1].Text, "HC-000001 is confirmed") {
 		t.Fatalf("%d confirmations for 5 deliveries, want 1", confirmations)
 	}
+
+	// forget by DM also forgets the buyer's Stripe Customer.
+	if ref, _ := s.db.Customers("stripe").CustomerRef(context.Background(), "901"); ref == "" {
+		t.Fatal("the checkout made no Stripe Customer for the buyer")
+	}
+	n := len(s.sim.DMs())
+	s.deliver(t, dmFrom(1, "8301", "forget"))
+	wait(t, "the forget question", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, n+1) })
+	s.deliver(t, dmFrom(1, "8302", "YES"))
+	dms = wait(t, "the forget answer", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, n+2) })
+	if !strings.Contains(dms[n+1].Text, "erased") {
+		t.Fatalf("forget answered %q", dms[n+1].Text)
+	}
+	if ref, _ := s.db.Customers("stripe").CustomerRef(context.Background(), "901"); ref != "" {
+		t.Fatalf("Stripe customer %q still linked after forget", ref)
+	}
 }

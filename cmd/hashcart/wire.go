@@ -36,9 +36,11 @@ type service struct {
 	sender   *outbox.Sender
 	checkout *commerce.Checkout
 	handoff  *jobs.Handoff
-	sandbox  *sandbox.Provider
-	stripe   *stripepay.Provider
-	csrfKey  []byte
+	// forget erases a buyer's saved details, here and at the provider.
+	forget  func(ctx context.Context, buyerID string, now time.Time) error
+	sandbox *sandbox.Provider
+	stripe  *stripepay.Provider
+	csrfKey []byte
 }
 
 // derive makes a purpose-bound secret from the X consumer secret, which
@@ -175,6 +177,12 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	}
 	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
 		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log}
+	shop := forgettingShop{Shop: db.Shop()}
+	if s.stripe != nil {
+		shop.provider = s.stripe
+	}
+	s.bot.Stores = shop
+	s.forget = shop.Forget
 	s.bot.Checkout = s.checkout
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),
@@ -211,4 +219,24 @@ func merchantEndpoints(cfg *config.Config) func(string) (jobs.MerchantEndpoint, 
 		e, ok := byID[id]
 		return e, ok
 	}
+}
+
+// forgettingShop is the shop store whose Forget also forgets the buyer at
+// the payment provider (the Stripe Customer and its saved cards).
+type forgettingShop struct {
+	*storage.Shop
+	provider interface {
+		ForgetBuyer(ctx context.Context, buyerID string) error
+	}
+}
+
+// Forget erases the buyer's saved details here, then at the provider.
+func (f forgettingShop) Forget(ctx context.Context, buyerID string, now time.Time) error {
+	if err := f.Shop.Forget(ctx, buyerID, now); err != nil {
+		return err
+	}
+	if f.provider == nil {
+		return nil
+	}
+	return f.provider.ForgetBuyer(ctx, buyerID)
 }
