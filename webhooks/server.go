@@ -2,7 +2,9 @@ package webhooks
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -10,7 +12,22 @@ import (
 // NewApp returns a Fiber app with hashcart's limits and error answers:
 // bodies over maxBody get 413, unknown routes 404, all as JSON, with no
 // stack or internals in the answer.
+//
+// Every answer carries a Server-Timing header (app;dur=milliseconds): the
+// time hashcart spent on the request, for operators' dashboards and the
+// load tools.
 func NewApp(maxBody int, log *slog.Logger) *fiber.App {
+	app := newFiber(maxBody, log)
+	app.Use(func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		c.Set("Server-Timing", fmt.Sprintf("app;dur=%.3f", float64(time.Since(start).Microseconds())/1000))
+		return err
+	})
+	return app
+}
+
+func newFiber(maxBody int, log *slog.Logger) *fiber.App {
 	return fiber.New(fiber.Config{
 		AppName:               "hashcart",
 		BodyLimit:             maxBody,

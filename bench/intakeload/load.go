@@ -46,6 +46,8 @@ type loadConfig struct {
 type record struct {
 	due, sent, done time.Duration
 	status          int
+	// server is the time the server reported in Server-Timing (app;dur=).
+	server time.Duration
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {

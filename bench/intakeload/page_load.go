@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,12 @@ type PagePhase struct {
 	ServiceP50Ms float64 `json:"service_p50_ms"`
 	ServiceP99Ms float64 `json:"service_p99_ms"`
 	ServiceMaxMs float64 `json:"service_max_ms"`
+	// ServerP50Ms..ServerMaxMs are the server's own time per request, as
+	// it reported in Server-Timing: the render time without the queueing
+	// in front of it.
+	ServerP50Ms  float64 `json:"server_p50_ms"`
+	ServerP99Ms  float64 `json:"server_p99_ms"`
+	ServerMaxMs  float64 `json:"server_max_ms"`
 	SendLagP99Ms float64 `json:"send_lag_p99_ms,omitempty"`
 	// Non200 counts other answers by status, Errors transport errors and
 	// timeouts, NotSent requests dropped because the phase's time ran out.
@@ -93,6 +101,7 @@ func hammer(ctx context.Context, client *http.Client, l pageLoad) ([]record, int
 				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				r.status = resp.StatusCode
+				r.server = serverTiming(resp.Header.Get("Server-Timing"))
 			}
 		}
 		r.done = since()
@@ -172,7 +181,7 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 		p.Mode = "open"
 	}
 	windowStart, windowEnd := l.Warmup, l.Warmup+l.Duration
-	var lat, service, lag []time.Duration
+	var lat, service, lag, server []time.Duration
 	last := windowEnd
 	for _, r := range all {
 		if r.status != 0 {
@@ -188,6 +197,9 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 			lat = append(lat, r.done-r.due)
 			service = append(service, r.done-r.sent)
 			lag = append(lag, r.sent-r.due)
+			if r.server > 0 {
+				server = append(server, r.server)
+			}
 			last = max(last, r.done)
 		case 0:
 			p.Errors++
@@ -203,9 +215,12 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 	if elapsed > 0 {
 		p.PerS = round(float64(p.OK)/elapsed.Seconds(), 1)
 	}
-	for _, s := range [][]time.Duration{lat, service, lag} {
+	for _, s := range [][]time.Duration{lat, service, lag, server} {
 		slices.Sort(s)
 	}
+	p.ServerP50Ms = ms(percentile(server, 0.50))
+	p.ServerP99Ms = ms(percentile(server, 0.99))
+	p.ServerMaxMs = ms(percentile(server, 1))
 	p.P50Ms = ms(percentile(lat, 0.50))
 	p.P90Ms = ms(percentile(lat, 0.90))
 	p.P99Ms = ms(percentile(lat, 0.99))
@@ -217,4 +232,19 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 		p.SendLagP99Ms = ms(percentile(lag, 0.99))
 	}
 	return p
+}
+
+// serverTiming reads "app;dur=1.234" (milliseconds) from a Server-Timing
+// header; 0 when absent.
+func serverTiming(h string) time.Duration {
+	for _, metric := range strings.Split(h, ",") {
+		for _, part := range strings.Split(metric, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(part), "dur="); ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					return time.Duration(f * float64(time.Millisecond))
+				}
+			}
+		}
+	}
+	return 0
 }

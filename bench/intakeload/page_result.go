@@ -74,6 +74,11 @@ func (r PageResult) Verdicts(limit time.Duration) []string {
 	met, why := pageVerdict(r.Load, false, limit)
 	out = append(out, fmt.Sprintf("TARGET %s checkout page p99 < %s at %d concurrent (client-measured, includes queueing for the shared cores): %s -> %s",
 		r.Label, limit, r.Load.Concurrency, why, verdict(met)))
+	if r.Load.ServerP99Ms > 0 {
+		met := r.Load.ServerP99Ms < float64(limit)/float64(time.Millisecond)
+		out = append(out, fmt.Sprintf("TARGET %s checkout page p99 < %s server-side at %d concurrent (Server-Timing: the server's own time per request): p99 %.2f ms (p50 %.2f) -> %s",
+			r.Label, limit, r.Load.Concurrency, r.Load.ServerP99Ms, r.Load.ServerP50Ms, verdict(met)))
+	}
 	return out
 }
 

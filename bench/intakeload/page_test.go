@@ -217,3 +217,16 @@ func TestPageTableShowsBothFiguresAndVerdicts(t *testing.T) {
 		}
 	}
 }
+
+func TestServerTimingIsRead(t *testing.T) {
+	for h, want := range map[string]time.Duration{
+		"app;dur=1.250":         1250 * time.Microsecond,
+		"db;dur=2, app;dur=0.5": 2 * time.Millisecond,
+		"":                      0,
+		"app":                   0,
+	} {
+		if got := serverTiming(h); got != want {
+			t.Errorf("serverTiming(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
