@@ -342,24 +342,43 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 	return p.render(c, status, "checkout", v)
 }
 
-func (p *CheckoutPages) submit(c *fiber.Ctx) error {
+// posted is a form post on a hold's page, checked: the link works, the
+// CSRF token matches, the hold and its offer exist.
+type posted struct {
+	tok    commerce.Token
+	secret string
+	hold   commerce.Hold
+	offer  *commerce.Offer
+}
+
+// checkPost checks a post to a hold's page; when ok is false the answer
+// (an error page) was sent and err is what to return.
+func (p *CheckoutPages) checkPost(c *fiber.Ctx) (posted, bool, error) {
 	tok, ok, err := p.resolve(c, commerce.LinkHold)
 	if !ok {
-		return err
+		return posted{}, false, err
 	}
 	secret := c.Params("token")
 	if tok.Target.Kind != commerce.LinkHold || !p.csrfOK(c, "checkout", secret) {
-		return p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your checkout page. Open the link from your DM again.")
+		return posted{}, false, p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your checkout page. Open the link from your DM again.")
 	}
-	ctx := c.UserContext()
-	h, err := p.Store.Hold(ctx, tok.Target.ID)
+	h, err := p.Store.Hold(c.UserContext(), tok.Target.ID)
 	if err != nil {
-		return err
+		return posted{}, false, err
 	}
 	offer, _ := p.offer(h)
 	if offer == nil {
-		return p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
+		return posted{}, false, p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
 	}
+	return posted{tok: tok, secret: secret, hold: h, offer: offer}, true, nil
+}
+
+func (p *CheckoutPages) submit(c *fiber.Ctx) error {
+	post, ok, err := p.checkPost(c)
+	if !ok {
+		return err
+	}
+	ctx, tok, secret, h, offer := c.UserContext(), post.tok, post.secret, post.hold, post.offer
 	form := commerce.Submission{
 		Shipping: commerce.Address{Name: c.FormValue("name"), Line1: c.FormValue("line1"), Line2: c.FormValue("line2"),
 			City: c.FormValue("city"), Region: c.FormValue("region"), PostalCode: c.FormValue("postal_code"), Country: c.FormValue("country")},
@@ -464,23 +483,11 @@ func (p *CheckoutPages) forget(c *fiber.Ctx) error {
 // change applies a new variant or quantity to the hold and shows the page
 // again (or says why it cannot).
 func (p *CheckoutPages) change(c *fiber.Ctx) error {
-	tok, ok, err := p.resolve(c, commerce.LinkHold)
+	post, ok, err := p.checkPost(c)
 	if !ok {
 		return err
 	}
-	secret := c.Params("token")
-	if tok.Target.Kind != commerce.LinkHold || !p.csrfOK(c, "checkout", secret) {
-		return p.message(c, fiber.StatusForbidden, "Please try again", "This form has expired or did not come from your checkout page. Open the link from your DM again.")
-	}
-	ctx := c.UserContext()
-	h, err := p.Store.Hold(ctx, tok.Target.ID)
-	if err != nil {
-		return err
-	}
-	offer, _ := p.offer(h)
-	if offer == nil {
-		return p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
-	}
+	ctx, tok, secret, h, offer := c.UserContext(), post.tok, post.secret, post.hold, post.offer
 	qty, _ := strconv.Atoi(c.FormValue("quantity"))
 	_, err = p.Shop.ChangeHold(ctx, h, offer, c.FormValue("variant"), qty)
 	var le *commerce.LimitError
