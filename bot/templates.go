@@ -32,6 +32,8 @@ var defaultTemplates = map[string]string{
 	"dm_onetap_failed":      `We couldn't charge {{.Method}}: {{.Reason}} Your items are still held; finish here: {{.Link}}`,
 	"dm_hold_ended":         `Your hold has ended, so nothing was charged. Reply to the post again while stock lasts.`,
 	"dm_waitlist_turn":      `Good news: {{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}} freed up and it's yours: {{.Total}}, held for {{.HoldFor}}. Check out here: {{.Link}}`,
+	"dm_reminder_cart":      `Still thinking it over? Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}} (Send "stop" for no more reminders.)`,
+	"dm_reminder_hold":      `{{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}} is still waiting for you: {{.Total}}, held for {{.HoldFor}}. Check out here: {{.Link}} (Send "stop" for no more reminders.)`,
 	"dm_claim":              `{{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}} is yours to claim, free. Held for {{.HoldFor}}. Claim it here: {{.Link}}`,
 	"dm_cart":               `Added {{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}}. Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_view":          `Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,

@@ -30,6 +30,7 @@ type Config struct {
 	Intake    Intake     `yaml:"intake"`
 	Outbox    Outbox     `yaml:"outbox"`
 	Jobs      Jobs       `yaml:"jobs"`
+	Reminders Reminders  `yaml:"reminders"`
 	Log       Log        `yaml:"log"`
 	Merchants []Merchant `yaml:"merchants"`
 }
@@ -104,6 +105,49 @@ type Jobs struct {
 	ExpireHolds string `yaml:"expire_holds"`
 	// Handoff sends paid orders to the merchants' order_webhook.
 	Handoff string `yaml:"handoff"`
+	// Reminders nudges buyers about carts and holds they left.
+	Reminders string `yaml:"reminders"`
+}
+
+// Reminders says when buyers are reminded of carts and unpaid holds.
+type Reminders struct {
+	// After are the steps, counted from the cart's last change or the
+	// first hold; each is sent once. Empty turns reminders off.
+	After []Duration `yaml:"after"`
+	// QuietHours is "HH:MM-HH:MM" (UTC) when no reminder goes out; empty
+	// for none.
+	QuietHours string `yaml:"quiet_hours"`
+}
+
+// Quiet returns the quiet hours as times of day; equal when none. Call it
+// on a validated configuration.
+func (r Reminders) Quiet() (from, to time.Duration) {
+	from, to, _ = parseQuiet(r.QuietHours)
+	return from, to
+}
+
+func parseQuiet(s string) (from, to time.Duration, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("want HH:MM-HH:MM")
+	}
+	clock := func(x string) (time.Duration, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not HH:MM", strings.TrimSpace(x))
+		}
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+	}
+	if from, err = clock(a); err != nil {
+		return 0, 0, err
+	}
+	if to, err = clock(b); err != nil {
+		return 0, 0, err
+	}
+	return from, to, nil
 }
 
 // Outbox is the pool that sends messages to X, and the rate budget all
@@ -214,7 +258,8 @@ func defaults() *Config {
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
 			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
 		},
-		Jobs: Jobs{ExpireHolds: "@every 10s", Handoff: "@every 5s"},
+		Jobs:      Jobs{ExpireHolds: "@every 10s", Handoff: "@every 5s", Reminders: "@every 1m"},
+		Reminders: Reminders{After: []Duration{{time.Hour}, {24 * time.Hour}}},
 	}
 }
 

@@ -124,7 +124,15 @@ func (v *validator) validate(c *Config) {
 	v.positive("intake.poll_interval", int64(c.Intake.PollInterval.Duration), c.Intake.PollInterval.String())
 	v.positive("intake.max_attempts", int64(c.Intake.MaxAttempts), fmt.Sprint(c.Intake.MaxAttempts))
 	v.outbox(c.Outbox)
-	for path, spec := range map[string]string{"jobs.expire_holds": c.Jobs.ExpireHolds, "jobs.handoff": c.Jobs.Handoff} {
+	if _, _, err := parseQuiet(c.Reminders.QuietHours); err != nil {
+		v.add("reminders.quiet_hours", `like "22:00-08:00" (UTC), or empty`, "%v", err)
+	}
+	for i, d := range c.Reminders.After {
+		if d.Duration <= 0 || (i > 0 && d.Duration <= c.Reminders.After[i-1].Duration) {
+			v.add("reminders.after", "steps such as [1h, 24h], each later than the one before", "step %d (%s) must be positive and after the previous step", i+1, d)
+		}
+	}
+	for path, spec := range map[string]string{"jobs.expire_holds": c.Jobs.ExpireHolds, "jobs.handoff": c.Jobs.Handoff, "jobs.reminders": c.Jobs.Reminders} {
 		if _, err := cronParser.Parse(spec); err != nil {
 			v.add(path, `a cron spec like "*/10 * * * * *" or "@every 10s"`, "not a schedule: %v", err)
 		}

@@ -167,3 +167,18 @@ func TestPaidOrderIsHandedToTheMerchant(t *testing.T) {
 		t.Fatalf("delivered %s (%v)", body, err)
 	}
 }
+
+// A cart left alone gets one reminder per step, by DM, with its link.
+func TestLeftCartGetsOneReminderPerStep(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }\njobs: { reminders: \"@every 1s\" }\nreminders: { after: [2s] }")
+	s.deliver(t, replyTo("1001", 1, "#AddToCart black"))
+	wait(t, "the cart DM", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 1) })
+	dms := wait(t, "the reminder", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 2) })
+	if !strings.Contains(dms[1].Text, "Still thinking it over?") || !strings.Contains(dms[1].Text, "1 × Signed vinyl (black)") || linkRE.FindString(dms[1].Text) == "" {
+		t.Fatalf("reminder %q", dms[1].Text)
+	}
+	time.Sleep(3 * time.Second) // more ticks: nothing more
+	if n := len(s.sim.DMs()); n != 2 {
+		t.Fatalf("%d DMs, want the cart and one reminder", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hashcart/hashcart/bot"
 	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
@@ -111,6 +112,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	if err := sched.Add(cfg.Jobs.Handoff, svc.handoff); err != nil {
 		return err
+	}
+	if len(cfg.Reminders.After) > 0 {
+		after := make([]time.Duration, len(cfg.Reminders.After))
+		for i, d := range cfg.Reminders.After {
+			after[i] = d.Duration
+		}
+		from, to := cfg.Reminders.Quiet()
+		remind := &bot.Reminders{Bot: svc.bot, Store: svc.db.Shop(), Carts: svc.db.Shop(), InTx: svc.db.InTx, After: after, QuietFrom: from, QuietTo: to}
+		if err := sched.Add(cfg.Jobs.Reminders, remind); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -1,0 +1,174 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/commerce"
+)
+
+// Reminders nudges buyers about carts and holds they left: one DM per
+// step of After (each step once, ever, by its outbox key; a step only
+// after the one before), never to a buyer who said stop, bought since,
+// emptied the cart, or whose offer sold out or ended. A hold that ran out
+// gets a fresh hold and link while stock remains. It implements the jobs
+// package's Job.
+type Reminders struct {
+	Bot   *Bot
+	Store commerce.ReminderStore
+	Carts interface {
+		Cart(ctx context.Context, id int64) (commerce.Cart, error)
+	}
+	// InTx runs a reminder's hold and DM in one transaction.
+	InTx func(ctx context.Context, fn func(ctx context.Context) error) error
+	// After are the delays of the steps, e.g. 1h and 24h.
+	After []time.Duration
+	// QuietFrom and QuietTo bound the quiet hours (time of day, UTC) when
+	// no reminder is sent; equal means none.
+	QuietFrom, QuietTo time.Duration
+}
+
+// Name implements jobs.Job.
+func (r *Reminders) Name() string { return "reminders" }
+
+// quiet reports whether now is within the quiet hours.
+func (r *Reminders) quiet(now time.Time) bool {
+	if r.QuietFrom == r.QuietTo {
+		return false
+	}
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	t := now.Sub(midnight)
+	if r.QuietFrom < r.QuietTo {
+		return t >= r.QuietFrom && t < r.QuietTo
+	}
+	return t >= r.QuietFrom || t < r.QuietTo // across midnight
+}
+
+// Run implements jobs.Job and returns how many reminders it queued.
+func (r *Reminders) Run(ctx context.Context) (int, error) {
+	now := r.Bot.Now().UTC()
+	if r.quiet(now) {
+		return 0, nil
+	}
+	sent := 0
+	for i, after := range r.After {
+		step := i + 1
+		carts, err := r.Store.DueCartReminders(ctx, step, now.Add(-after), 200)
+		if err != nil {
+			return sent, err
+		}
+		for _, c := range carts {
+			ok, err := r.cart(ctx, c, step)
+			if err != nil {
+				return sent, err
+			}
+			if ok {
+				sent++
+			}
+		}
+		holds, err := r.Store.DueHoldReminders(ctx, step, now.Add(-after), 200)
+		if err != nil {
+			return sent, err
+		}
+		for _, h := range holds {
+			ok := false
+			err := r.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				ok, err = r.hold(ctx, h, step)
+				return err
+			})
+			if err != nil {
+				return sent, err
+			}
+			if ok {
+				sent++
+			}
+		}
+	}
+	return sent, nil
+}
+
+// available reports whether units of o can still be bought.
+func (r *Reminders) available(ctx context.Context, o *commerce.Offer, variant string) bool {
+	if o == nil || o.Availability(r.Bot.Now().UTC()) != nil {
+		return false
+	}
+	left, err := r.Bot.Shop.Holds.Remaining(ctx, o)
+	if err != nil {
+		return false
+	}
+	n, ok := left[o.StockKey(variant)]
+	return !ok || n == nil || *n > 0
+}
+
+func (r *Reminders) cart(ctx context.Context, c commerce.CartReminder, step int) (bool, error) {
+	cart, err := r.Carts.Cart(ctx, c.CartID)
+	if err != nil {
+		return false, err
+	}
+	cat := r.Bot.Catalog()
+	m, ok := cat.Merchant(c.MerchantID)
+	if !ok || len(cart.Lines) == 0 {
+		return false, nil
+	}
+	any := false
+	for _, l := range cart.Lines {
+		o, _ := cat.Offer(c.MerchantID, l.OfferID)
+		if r.available(ctx, o, l.Variant) {
+			any = true
+		}
+	}
+	if !any {
+		return false, nil // everything in it sold out or ended
+	}
+	text, err := r.Bot.Templates.Private(m.ID, "dm_reminder_cart", PrivateData{
+		Handle: c.Buyer.ScreenName, Merchant: m.ScreenName, Cart: cartSummary(cart), CartTotal: cart.Total().String(), Link: outbox.LinkPlaceholder,
+	})
+	if err != nil {
+		return false, err
+	}
+	return true, r.Bot.Outbox.Enqueue(ctx, outbox.Message{
+		Key: commerce.CartReminderKey(c.CartID, step), MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityReminder,
+		RecipientID: c.Buyer.XUserID, Text: text,
+		Link: &outbox.Link{BuyerID: c.Buyer.XUserID, Target: commerce.LinkTarget{Kind: commerce.LinkCart, ID: cart.ID}, ExpiresAt: r.Bot.Now().Add(r.Bot.CartLinkTTL)},
+	})
+}
+
+func (r *Reminders) hold(ctx context.Context, hr commerce.HoldReminder, step int) (bool, error) {
+	cat := r.Bot.Catalog()
+	m, ok := cat.Merchant(hr.MerchantID)
+	o, okOffer := cat.Offer(hr.MerchantID, hr.OfferID)
+	if !ok || !okOffer {
+		return false, nil
+	}
+	latest, err := r.Bot.Stores.Hold(ctx, hr.LatestHold)
+	if err != nil {
+		return false, err
+	}
+	h := latest
+	if h.Status != commerce.HoldActive || !r.Bot.Now().Before(h.ExpiresAt) {
+		// The hold ran out: hold again while stock remains.
+		h, _, err = r.Bot.Shop.Buy(ctx, commerce.Match{Offer: o, Variant: latest.Variant, Quantity: latest.Quantity, Intent: commerce.IntentBuy}, hr.Buyer)
+		var le *commerce.LimitError
+		switch {
+		case errors.Is(err, commerce.ErrSoldOut), errors.Is(err, commerce.ErrEnded), errors.Is(err, commerce.ErrNotOnSale), errors.As(err, &le):
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+	}
+	text, err := r.Bot.Templates.Private(m.ID, "dm_reminder_hold", PrivateData{
+		Handle: hr.Buyer.ScreenName, Merchant: m.ScreenName, Title: o.Title, Variant: h.Variant, Quantity: h.Quantity,
+		Total: h.Total().String(), HoldFor: humanDuration(h.ExpiresAt.Sub(r.Bot.Now())), Link: outbox.LinkPlaceholder,
+	})
+	if err != nil {
+		return false, err
+	}
+	return true, r.Bot.Outbox.Enqueue(ctx, outbox.Message{
+		Key: commerce.HoldReminderKey(hr.MerchantID, hr.OfferID, hr.Buyer.XUserID, step), MerchantID: m.ID, Kind: outbox.KindDM,
+		Priority: outbox.PriorityReminder, RecipientID: hr.Buyer.XUserID, Text: text,
+		Link: &outbox.Link{BuyerID: hr.Buyer.XUserID, Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: h.ID}, ExpiresAt: h.ExpiresAt},
+	})
+}

@@ -1,0 +1,47 @@
+package commerce
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// CartReminder is an open cart that may be reminded of.
+type CartReminder struct {
+	CartID     int64
+	MerchantID string
+	Buyer      Buyer
+}
+
+// HoldReminder is a buyer who held an offer and has not bought it.
+type HoldReminder struct {
+	MerchantID string
+	OfferID    string
+	Buyer      Buyer
+	// LatestHold is the buyer's newest hold on the offer.
+	LatestHold int64
+}
+
+// ReminderStore finds what is due for a reminder step. Candidates exclude
+// buyers who said stop, carts that are empty, buyers who bought since
+// (for carts: any paid order with the merchant after the cart last
+// changed; for holds: any paid order of the offer), and those whose
+// reminder key for the step exists already.
+type ReminderStore interface {
+	DueCartReminders(ctx context.Context, step int, changedBefore time.Time, limit int) ([]CartReminder, error)
+	DueHoldReminders(ctx context.Context, step int, heldBefore time.Time, limit int) ([]HoldReminder, error)
+}
+
+// CartReminderKey is the outbox key of a cart's reminder step: one message
+// per cart and step, ever.
+func CartReminderKey(cartID int64, step int) string {
+	return "reminder:cart:" + itoa(cartID) + ":" + itoa(int64(step))
+}
+
+// HoldReminderKey is the outbox key of a buyer's reminder step for an
+// offer they held and did not buy.
+func HoldReminderKey(merchantID, offerID, buyerID string, step int) string {
+	return "reminder:hold:" + merchantID + "/" + offerID + "/" + buyerID + ":" + itoa(int64(step))
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
