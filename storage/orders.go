@@ -411,3 +411,21 @@ func (s *Orders) ForgetDetails(ctx context.Context, buyerID string) (*commerce.S
 	}
 	return d.Method, nil
 }
+
+// MerchantOrders returns a merchant's orders created since a time, oldest
+// first, with their addresses (the merchant's own orders only).
+func (s *Orders) MerchantOrders(ctx context.Context, merchantID string, since time.Time) ([]commerce.Order, error) {
+	var rows []orderRow
+	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE merchant_id = ? AND created_at >= ? ORDER BY id`, merchantID, since.UTC()).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read merchant orders: %w", err)
+	}
+	out := make([]commerce.Order, 0, len(rows))
+	for _, r := range rows {
+		o, err := s.load(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

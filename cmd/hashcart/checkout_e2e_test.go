@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/storage/storagetest"
+	"github.com/hashcart/hashcart/vault"
 	"github.com/hashcart/hashcart/xsim"
 )
 
@@ -332,5 +335,28 @@ func TestCheckoutPageChangesVariantAndQuantity(t *testing.T) {
 	payOnThePage(t, link)
 	if o, _ := s.db.Orders().OrderForHold(context.Background(), 1); o.Status != commerce.OrderPaid || o.Total.Amount != 2500 {
 		t.Fatalf("order = %+v, want paid $25.00", o)
+	}
+}
+
+func TestMerchantExportsItsOrders(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red x2"))
+	payOnThePage(t, s.linkFor(t, 1))
+	export := func(args ...string) (string, int) {
+		cmd := exec.Command(binary, append([]string{"orders", "export", "--config", s.config}, args...)...)
+		cmd.Env = append(os.Environ(), vault.EnvVar+"="+testDataKey)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := export("--merchant", "acme", "--since", "1h", "--format", "csv")
+	if code != 0 || !strings.Contains(out, "HC-000001,paid,") || !strings.Contains(out, "2 × Signed vinyl (red),50.00,USD,Ada Lovelace,221 Kent Avenue,,Brooklyn,NY,11249,US,ada@example.com") {
+		t.Fatalf("csv export (%d):\n%s", code, out)
+	}
+	out, code = export("--merchant", "acme", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"id": "HC-000001"`) || !strings.Contains(out, `"city": "Brooklyn"`) {
+		t.Fatalf("json export (%d):\n%s", code, out)
+	}
+	if _, code := export("--merchant", "nobody"); code != 1 {
+		t.Fatalf("unknown merchant: exit %d, want 1", code)
 	}
 }
