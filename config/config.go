@@ -107,6 +107,9 @@ type Jobs struct {
 	Handoff string `yaml:"handoff"`
 	// Reminders nudges buyers about carts and holds they left.
 	Reminders string `yaml:"reminders"`
+	// HandoffLease is how long an instance keeps a claimed delivery before
+	// another may retry it.
+	HandoffLease Duration `yaml:"handoff_lease"`
 }
 
 // Reminders says when buyers are reminded of carts and unpaid holds.
@@ -258,7 +261,7 @@ func defaults() *Config {
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
 			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
 		},
-		Jobs:      Jobs{ExpireHolds: "@every 10s", Handoff: "@every 5s", Reminders: "@every 1m"},
+		Jobs:      Jobs{ExpireHolds: "@every 10s", Handoff: "@every 5s", Reminders: "@every 1m", HandoffLease: Duration{time.Minute}},
 		Reminders: Reminders{After: []Duration{{time.Hour}, {24 * time.Hour}}},
 	}
 }

@@ -124,6 +124,7 @@ func (v *validator) validate(c *Config) {
 	v.positive("intake.poll_interval", int64(c.Intake.PollInterval.Duration), c.Intake.PollInterval.String())
 	v.positive("intake.max_attempts", int64(c.Intake.MaxAttempts), fmt.Sprint(c.Intake.MaxAttempts))
 	v.outbox(c.Outbox)
+	v.positive("jobs.handoff_lease", int64(c.Jobs.HandoffLease.Duration), c.Jobs.HandoffLease.String())
 	if _, _, err := parseQuiet(c.Reminders.QuietHours); err != nil {
 		v.add("reminders.quiet_hours", `like "22:00-08:00" (UTC), or empty`, "%v", err)
 	}

@@ -37,6 +37,9 @@ type Handoff struct {
 	Log      *slog.Logger
 	// MaxAge is how long a delivery is retried (3 days).
 	MaxAge time.Duration
+	// Lease is how long a claimed delivery is kept from other instances
+	// (1 minute); a crashed instance's deliveries are retried after it.
+	Lease time.Duration
 }
 
 // Name implements Job.
@@ -49,9 +52,13 @@ func (j *Handoff) Run(ctx context.Context) (int, error) {
 	if maxAge <= 0 {
 		maxAge = 72 * time.Hour
 	}
+	lease := j.Lease
+	if lease <= 0 {
+		lease = time.Minute
+	}
 	delivered := 0
 	for ctx.Err() == nil {
-		due, err := j.Store.ClaimDeliveries(ctx, j.Now().UTC(), 20, time.Minute)
+		due, err := j.Store.ClaimDeliveries(ctx, j.Now().UTC(), 20, lease)
 		if err != nil || len(due) == 0 {
 			return delivered, err
 		}

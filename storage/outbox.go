@@ -265,6 +265,9 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 				Attempts:   row.Attempts,
 				CreatedAt:  row.CreatedAt.UTC(),
 				LeaseUntil: lease,
+				// Still "sending" when claimed again: the last sender's lease
+				// ran out with no outcome recorded, so X may have it.
+				Lapsed: row.Status == string(outbox.StatusSending),
 			})
 		}
 		return nil

@@ -131,6 +131,17 @@ func (s *Server) route(r *http.Request) (apiVersion, endpoint) {
 	if strings.HasPrefix(p, "/1.1/") {
 		ver = v11
 	}
+	if r.Method == http.MethodGet {
+		// GET /2/dm_conversations/with/{participant_id}/dm_events
+		if rest, ok := strings.CutPrefix(p, "/2/dm_conversations/with/"); ok {
+			if id, ok := strings.CutSuffix(rest, "/dm_events"); ok && id != "" && !strings.Contains(id, "/") {
+				return ver, func(w http.ResponseWriter, r *http.Request, token string) {
+					s.listDMEventsV2(w, r, token, id)
+				}
+			}
+		}
+		return ver, nil
+	}
 	if r.Method != http.MethodPost {
 		return ver, nil
 	}

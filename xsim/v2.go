@@ -89,3 +89,26 @@ func conversationID(a, b string) string {
 	}
 	return a + "-" + b
 }
+
+// listDMEventsV2 serves GET /2/dm_conversations/with/{participant_id}/dm_events:
+// the messages the token's account sent to the participant, newest first,
+// as X's v2 lookup answers (data: [{id, event_type, text}]). It is not
+// recorded as a post or a DM.
+func (s *Server) listDMEventsV2(w http.ResponseWriter, r *http.Request, token, participantID string) {
+	if !isDigits(participantID) {
+		invalidRequest(w, "The `participant_id` path parameter value is not valid.")
+		return
+	}
+	var data []map[string]any
+	dms := s.DMsTo(participantID)
+	for i := len(dms) - 1; i >= 0; i-- {
+		if dms[i].AuthorToken != token {
+			continue
+		}
+		data = append(data, map[string]any{"id": dms[i].ID, "event_type": "MessageCreate", "text": dms[i].Text})
+		if len(data) == 100 {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{"data": data, "meta": map[string]any{"result_count": len(data)}})
+}

@@ -76,6 +76,10 @@ type Claimed struct {
 	Attempts   int
 	CreatedAt  time.Time
 	LeaseUntil time.Time
+	// Lapsed is set when an earlier claim's lease ran out before its
+	// outcome was recorded (its sender died): the message may be at X
+	// already.
+	Lapsed bool
 }
 
 // Expired is a message given up by a claiming pass.

@@ -38,6 +38,19 @@ type Client interface {
 	SendDM(ctx context.Context, creds Credentials, recipientID, text string) (string, error)
 }
 
+// SentDM is a message of a conversation, as X lists them.
+type SentDM struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// DMLister can list a conversation's recent messages, so that a sender
+// unsure whether its last attempt went through can look before sending
+// again (X takes no idempotency key). The v2 client implements it.
+type DMLister interface {
+	SentDMs(ctx context.Context, creds Credentials, recipientID string) ([]SentDM, error)
+}
+
 // New returns the Client for an X API version: "2" (NewV2) or "1.1" (NewV11).
 // It fails for any other version or a base URL that is not an absolute
 // http(s) URL.

@@ -141,3 +141,37 @@ func v2ErrorDetail(raw []byte) (int, string) {
 	}
 	return code, msg
 }
+
+// SentDMs calls GET /2/dm_conversations/with/{recipientID}/dm_events and
+// returns the texts of recent messages in the conversation, newest first.
+func (c *v2Client) SentDMs(ctx context.Context, creds Credentials, recipientID string) ([]SentDM, error) {
+	if c.baseErr != nil {
+		return nil, c.baseErr
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		c.base+"/2/dm_conversations/with/"+url.PathEscape(recipientID)+"/dm_events?dm_event.fields=text,sender_id", nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := signingClient(c.hc, creds, nil).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		code, msg := v2ErrorDetail(raw)
+		return nil, fmt.Errorf("list dms: %w", newAPIError(resp.StatusCode, resp.Header, code, msg, false))
+	}
+	var out struct {
+		Data []SentDM `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("list dms: decode: %w", err)
+	}
+	return out.Data, nil
+}

@@ -42,9 +42,18 @@ func startShopVersion(t *testing.T, driver, outboxCfg, apiVersion string) *shop 
 	t.Cleanup(api.Close)
 	drv, dsn := storagetest.DSN(t, driver)
 	port := freePort(t)
+	path := writeShopConfig(t, port, drv, dsn, api.URL, apiVersion, outboxCfg)
+	in := start(t, path, fmt.Sprintf("http://127.0.0.1:%d", port))
+	return &shop{instance: in, sim: sim, db: openDB(t, drv, dsn), driver: drv, dsn: dsn}
+}
+
+// writeShopConfig writes the shop's configuration for one process.
+func writeShopConfig(t *testing.T, port int, drv, dsn, apiURL, apiVersion, outboxCfg string) string {
+	t.Helper()
 	if outboxCfg == "" {
 		outboxCfg = "outbox: { poll_interval: 50ms }"
 	}
+	api := struct{ URL string }{apiURL}
 	cfg := fmt.Sprintf(`server:
   listen: "127.0.0.1:%d"
   public_url: "http://127.0.0.1:%d"
@@ -101,8 +110,7 @@ merchants:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := start(t, path, fmt.Sprintf("http://127.0.0.1:%d", port))
-	return &shop{instance: in, sim: sim, db: openDB(t, drv, dsn), driver: drv, dsn: dsn}
+	return path
 }
 
 func (s *shop) deliver(t testing.TB, payload any) {

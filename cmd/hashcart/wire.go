@@ -176,7 +176,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		return db.Orders().EnqueueDelivery(ctx, "dlv_"+o.Reference()+"_paid", o.MerchantID, o.ID, time.Now().UTC())
 	}
 	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
-		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log}
+		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log, Lease: cfg.Jobs.HandoffLease.Duration}
 	shop := forgettingShop{Shop: db.Shop()}
 	if s.stripe != nil {
 		shop.provider = s.stripe
