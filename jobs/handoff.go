@@ -58,11 +58,17 @@ func (j *Handoff) Run(ctx context.Context) (int, error) {
 	}
 	delivered := 0
 	for ctx.Err() == nil {
-		due, err := j.Store.ClaimDeliveries(ctx, j.Now().UTC(), 20, lease)
+		claimedAt := j.Now().UTC()
+		due, err := j.Store.ClaimDeliveries(ctx, claimedAt, 20, lease)
 		if err != nil || len(due) == 0 {
 			return delivered, err
 		}
 		for _, d := range due {
+			if j.Now().UTC().After(claimedAt.Add(lease / 2)) {
+				// The lease is running out: another instance may claim the
+				// rest soon, and sending them now could deliver them twice.
+				break
+			}
 			sendErr := j.send(ctx, d)
 			now := j.Now().UTC()
 			if sendErr == nil {
