@@ -46,16 +46,31 @@ func (r *Reminders) quiet(now time.Time) bool {
 	return t >= r.QuietFrom || t < r.QuietTo // across midnight
 }
 
+// quietLength is how long the quiet hours last.
+func (r *Reminders) quietLength() time.Duration {
+	switch {
+	case r.QuietFrom == r.QuietTo:
+		return 0
+	case r.QuietFrom < r.QuietTo:
+		return r.QuietTo - r.QuietFrom
+	}
+	return 24*time.Hour - r.QuietFrom + r.QuietTo
+}
+
 // Run implements jobs.Job and returns how many reminders it queued.
 func (r *Reminders) Run(ctx context.Context) (int, error) {
 	now := r.Bot.Now().UTC()
 	if r.quiet(now) {
 		return 0, nil
 	}
+	// A tick looks back an hour past each step's threshold, and over the
+	// quiet hours too, so nothing that crossed a threshold at night is
+	// skipped; what crossed longer ago (hashcart was down) skips the step.
+	lookback := time.Hour + r.quietLength()
 	sent := 0
 	for i, after := range r.After {
 		step := i + 1
-		carts, err := r.Store.DueCartReminders(ctx, step, now.Add(-after), 200)
+		carts, err := r.Store.DueCartReminders(ctx, step, now.Add(-after-lookback), now.Add(-after), 200)
 		if err != nil {
 			return sent, err
 		}
@@ -68,7 +83,7 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 				sent++
 			}
 		}
-		holds, err := r.Store.DueHoldReminders(ctx, step, now.Add(-after), 200)
+		holds, err := r.Store.DueHoldReminders(ctx, step, now.Add(-after-lookback), now.Add(-after), 200)
 		if err != nil {
 			return sent, err
 		}

@@ -99,7 +99,7 @@ func TestCartRemindersGoOutOncePerStep(t *testing.T) {
 			if n := e.run(t); n != 0 {
 				t.Fatalf("before 24 h: %d reminders", n)
 			}
-			e.advance(2 * time.Hour)
+			e.advance(time.Hour) // 24 h and a minute after the cart changed
 			if n := e.run(t); n != 1 || !e.sent(t, commerce.CartReminderKey(1, 2)) {
 				t.Fatalf("after 24 h: %d reminders", n)
 			}
@@ -153,12 +153,15 @@ func TestRemindersAreSkipped(t *testing.T) {
 	t.Run("quiet hours", func(t *testing.T) {
 		e := newRemindEnv(t, storage.DriverSQLite)
 		e.job.QuietFrom, e.job.QuietTo = 22*time.Hour, 8*time.Hour
+		e.advance(9*time.Hour + 45*time.Minute) // 21:45 UTC
 		e.addToCart(t, "901", "tote")
-		e.advance(11 * time.Hour) // 23:00 UTC
-		if n := e.run(t); n != 0 {
-			t.Fatalf("%d reminders in quiet hours", n)
+		for i := 0; i < 20; i++ { // ticks every half hour until 07:45
+			e.advance(30 * time.Minute)
+			if n := e.run(t); n != 0 {
+				t.Fatalf("%d reminders at %s, in quiet hours", n, e.clock().Format("15:04"))
+			}
 		}
-		e.advance(10 * time.Hour) // 09:00 UTC
+		e.advance(30 * time.Minute) // 08:15 UTC: the step came due at 22:45
 		if n := e.run(t); n != 1 {
 			t.Fatalf("%d reminders after quiet hours, want 1", n)
 		}

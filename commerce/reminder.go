@@ -22,14 +22,19 @@ type HoldReminder struct {
 	LatestHold int64
 }
 
-// ReminderStore finds what is due for a reminder step. Candidates exclude
+// ReminderStore finds what is due for a reminder step, among what crossed
+// the step's threshold in a bounded window (so a tick reads only recent
+// rows, whatever the size of the tables). Candidates exclude
 // buyers who said stop, carts that are empty, buyers who bought since
 // (for carts: any paid order with the merchant after the cart last
 // changed; for holds: any paid order of the offer), and those whose
 // reminder key for the step exists already.
 type ReminderStore interface {
-	DueCartReminders(ctx context.Context, step int, changedBefore time.Time, limit int) ([]CartReminder, error)
-	DueHoldReminders(ctx context.Context, step int, heldBefore time.Time, limit int) ([]HoldReminder, error)
+	// DueCartReminders returns open carts last changed in (since, before].
+	DueCartReminders(ctx context.Context, step int, since, before time.Time, limit int) ([]CartReminder, error)
+	// DueHoldReminders returns buyers whose first hold on an offer was
+	// made in (since, before].
+	DueHoldReminders(ctx context.Context, step int, since, before time.Time, limit int) ([]HoldReminder, error)
 }
 
 // CartReminderKey is the outbox key of a cart's reminder step: one message

@@ -1,6 +1,10 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // ExecForTest runs a statement in ctx's transaction or on the writer; tests
 // use it to record handler effects next to the rows under test.
@@ -12,4 +16,39 @@ func (db *DB) ExecForTest(ctx context.Context, sql string, args ...any) error {
 func (db *DB) CountForTest(ctx context.Context, sql string, args ...any) (n int64) {
 	_ = db.read(ctx).Raw(sql, args...).Scan(&n).Error
 	return n
+}
+
+// SeedForTest runs seeding statements directly on the writer.
+func (db *DB) SeedForTest(ctx context.Context, sqls ...string) error {
+	for _, q := range sqls {
+		if err := db.w.WithContext(ctx).Exec(db.dialectSQL(q)).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExplainForTest returns the plan of a query, one line per row.
+func (db *DB) ExplainForTest(ctx context.Context, q string, args ...any) string {
+	prefix := "EXPLAIN QUERY PLAN "
+	if db.driver == DriverPostgres {
+		prefix = "EXPLAIN "
+	}
+	rows, err := db.r.WithContext(ctx).Raw(prefix+q, args...).Rows()
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		rows.Scan(ptrs...)
+		out = append(out, fmt.Sprint(vals[len(vals)-1]))
+	}
+	return strings.Join(out, "\n")
 }

@@ -27,6 +27,7 @@ var migrations = []migration{
 	{5, "waitlist", waitlistSchema},
 	{6, "handoff", handoffSchema},
 	{7, "provider customers", customersSchema},
+	{8, "reminder indexes", remindersSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -12,7 +12,7 @@ import (
 var _ commerce.ReminderStore = (*Shop)(nil)
 
 // DueCartReminders implements commerce.ReminderStore.
-func (s *Shop) DueCartReminders(ctx context.Context, step int, changedBefore time.Time, limit int) ([]commerce.CartReminder, error) {
+func (s *Shop) DueCartReminders(ctx context.Context, step int, since, changedBefore time.Time, limit int) ([]commerce.CartReminder, error) {
 	var rows []struct {
 		ID         int64
 		MerchantID string
@@ -21,13 +21,13 @@ func (s *Shop) DueCartReminders(ctx context.Context, step int, changedBefore tim
 	}
 	err := s.db.read(ctx).Raw(`SELECT c.id, c.merchant_id, c.buyer_id, b.screen_name FROM carts c
 JOIN buyers b ON b.x_user_id = c.buyer_id
-WHERE c.status = 'open' AND c.updated_at <= ? AND b.reminders_off = 0
+WHERE c.status = 'open' AND c.updated_at <= ? AND c.updated_at > ? AND b.reminders_off = 0
 AND EXISTS (SELECT 1 FROM cart_items i WHERE i.cart_id = c.id)
 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.buyer_id = c.buyer_id AND o.merchant_id = c.merchant_id
 	AND o.status IN ('paid', 'fulfilled') AND o.created_at >= c.updated_at)
 AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.msg_key = 'reminder:cart:' || c.id || ':' || ?)
 AND (? = '0' OR EXISTS (SELECT 1 FROM outbox_messages p WHERE p.msg_key = 'reminder:cart:' || c.id || ':' || ?))
-ORDER BY c.id LIMIT ?`, changedBefore, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
+ORDER BY c.updated_at LIMIT ?`, changedBefore, since, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("due cart reminders: %w", err)
 	}
@@ -40,7 +40,7 @@ ORDER BY c.id LIMIT ?`, changedBefore, strconv.Itoa(step), strconv.Itoa(step-1),
 
 // DueHoldReminders implements commerce.ReminderStore: one candidate per
 // buyer and offer, counted from their first hold on it.
-func (s *Shop) DueHoldReminders(ctx context.Context, step int, heldBefore time.Time, limit int) ([]commerce.HoldReminder, error) {
+func (s *Shop) DueHoldReminders(ctx context.Context, step int, since, heldBefore time.Time, limit int) ([]commerce.HoldReminder, error) {
 	var rows []struct {
 		MerchantID string
 		OfferID    string
@@ -48,16 +48,18 @@ func (s *Shop) DueHoldReminders(ctx context.Context, step int, heldBefore time.T
 		ScreenName string
 		Latest     int64
 	}
-	err := s.db.read(ctx).Raw(`SELECT h.merchant_id, h.offer_id, h.buyer_id, MAX(b.screen_name) AS screen_name, MAX(h.id) AS latest
+	// A buyer's first hold on an offer that crossed the threshold within
+	// the lookback: their first hold starts the steps.
+	err := s.db.read(ctx).Raw(`SELECT h.merchant_id, h.offer_id, h.buyer_id, b.screen_name,
+	(SELECT MAX(l.id) FROM holds l WHERE l.merchant_id = h.merchant_id AND l.offer_id = h.offer_id AND l.buyer_id = h.buyer_id) AS latest
 FROM holds h JOIN buyers b ON b.x_user_id = h.buyer_id
-WHERE b.reminders_off = 0
-GROUP BY h.merchant_id, h.offer_id, h.buyer_id
-HAVING MIN(h.created_at) <= ?
+WHERE h.created_at <= ? AND h.created_at > ? AND b.reminders_off = 0
+AND NOT EXISTS (SELECT 1 FROM holds e WHERE e.merchant_id = h.merchant_id AND e.offer_id = h.offer_id AND e.buyer_id = h.buyer_id AND e.id < h.id)
 AND NOT EXISTS (SELECT 1 FROM orders o JOIN order_items i ON i.order_id = o.id
 	WHERE o.buyer_id = h.buyer_id AND o.merchant_id = h.merchant_id AND i.offer_id = h.offer_id AND o.status IN ('paid', 'fulfilled', 'refunded'))
 AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.msg_key = 'reminder:hold:' || h.merchant_id || '/' || h.offer_id || '/' || h.buyer_id || ':' || ?)
 AND (? = '0' OR EXISTS (SELECT 1 FROM outbox_messages p WHERE p.msg_key = 'reminder:hold:' || h.merchant_id || '/' || h.offer_id || '/' || h.buyer_id || ':' || ?))
-ORDER BY MAX(h.id) LIMIT ?`, heldBefore, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
+ORDER BY h.created_at LIMIT ?`, heldBefore, since, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("due hold reminders: %w", err)
 	}
