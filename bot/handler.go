@@ -26,6 +26,7 @@ type Stores interface {
 	Hold(ctx context.Context, id int64) (commerce.Hold, error)
 	LatestActiveHold(ctx context.Context, merchantID, buyerID string, now time.Time) (commerce.Hold, error)
 	OpenCart(ctx context.Context, merchantID, buyerID string) (commerce.Cart, error)
+	EmptyCart(ctx context.Context, merchantID, buyerID string, now time.Time) (bool, error)
 }
 
 // Bot decides what to answer to replies, mentions and DMs, and writes the
@@ -371,6 +372,11 @@ func (b *Bot) onDM(ctx context.Context, ev inbox.Event, cat *commerce.Catalog, m
 		}
 		return b.Outbox.Enqueue(ctx, outbox.Message{Key: a.key("dm_cart_view"), MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityCheckout, RecipientID: sender, Text: text,
 			Link: &outbox.Link{BuyerID: sender, Target: commerce.LinkTarget{Kind: commerce.LinkCart, ID: c.ID}, ExpiresAt: now.Add(b.CartLinkTTL)}})
+	case "empty", "clear":
+		if _, err := b.Stores.EmptyCart(ctx, m.ID, sender, now); err != nil {
+			return err
+		}
+		return send("dm_cart_emptied", priv)
 	case "orders", "order", "history":
 		priv.Link = outbox.LinkPlaceholder
 		text, err := b.Templates.Private(m.ID, "dm_orders", priv)

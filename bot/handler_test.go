@@ -273,6 +273,7 @@ func TestDMCommands(t *testing.T) {
 	check("buy", "nothing on hold", false)
 	check("cart", "empty", false)
 	check("orders", "Your orders with acme", true)
+	check("empty", "is empty now", false)
 	check("stop", "Reminders are off", false)
 	if off, _ := h.db.Shop().RemindersOff(context.Background(), "901"); !off {
 		t.Fatal("stop did not turn reminders off")

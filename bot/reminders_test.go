@@ -134,6 +134,11 @@ func TestRemindersAreSkipped(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		"emptied the cart": func(t *testing.T, e *remindEnv) {
+			if ok, err := e.db.Shop().EmptyCart(context.Background(), "acme", "901", e.clock()); err != nil || !ok {
+				t.Fatalf("empty: %v %v", ok, err)
+			}
+		},
 		"ended": func(t *testing.T, e *remindEnv) {
 			o, _ := e.cat.Offer("acme", "tote")
 			o.EndsAt = e.clock().Add(30 * time.Minute)

@@ -38,6 +38,7 @@ var defaultTemplates = map[string]string{
 	"dm_cart":               `Added {{.Quantity}} × {{.Title}}{{if .Variant}} ({{.Variant}}){{end}}. Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_view":          `Your cart: {{.Cart}}, {{.CartTotal}} in all. Check out here: {{.Link}}`,
 	"dm_cart_empty":         `Your cart with {{.Merchant}} is empty. Reply #AddToCart to a post to add something.`,
+	"dm_cart_emptied":       `Your cart with {{.Merchant}} is empty now. No more reminders about it.`,
 	"dm_orders":             `Your orders with {{.Merchant}} and your saved details, for the next hour: {{.Link}}`,
 	"dm_order_paid":         `Order {{.Reference}} is confirmed: {{.Items}}, {{.Total}}.{{if .ShipTo}} Shipping to {{.ShipTo}}.{{end}} Thank you!`,
 	"dm_order_refunded":     `Sorry! {{.Items}} sold out before your payment arrived, so we refunded {{.Total}} (order {{.Reference}}).`,
@@ -47,7 +48,7 @@ var defaultTemplates = map[string]string{
 	"dm_forget_ask":         `This erases your saved details with us (contact, address, saved payment method). Reply YES within 10 minutes to confirm.`,
 	"dm_forget_done":        `Done: your saved details are erased.`,
 	"dm_nothing_to_confirm": `There's nothing waiting for a yes right now. Send "help" to see what you can do.`,
-	"dm_help":               `Hi! Reply #BuyNow to one of our posts to buy, or #AddToCart to add it to a cart. Here you can send: buy (your checkout link), cart, orders, stop / start (reminders), forget (erase your saved details), help.`,
+	"dm_help":               `Hi! Reply #BuyNow to one of our posts to buy, or #AddToCart to add it to a cart. Here you can send: buy (your checkout link), cart, empty (clear the cart), orders, stop / start (reminders), forget (erase your saved details), help.`,
 	"dm_unknown":            `Sorry, I didn't get that. Send "help" to see what you can do.`,
 }
 

@@ -129,3 +129,25 @@ func (s *Shop) OpenCart(ctx context.Context, merchantID, buyerID string) (commer
 func (s *Shop) Cart(ctx context.Context, id int64) (commerce.Cart, error) {
 	return s.cart(ctx, id)
 }
+
+// EmptyCart removes every item of the buyer's open cart with the merchant
+// and closes it; it reports whether there was anything to remove.
+func (s *Shop) EmptyCart(ctx context.Context, merchantID, buyerID string, now time.Time) (bool, error) {
+	emptied := false
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		id, err := s.openCartID(ctx, merchantID, buyerID)
+		if err != nil || id == 0 {
+			return err
+		}
+		res := s.db.write(ctx).Exec(`DELETE FROM cart_items WHERE cart_id = ?`, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		emptied = res.RowsAffected > 0
+		return s.db.write(ctx).Exec(`UPDATE carts SET status = 'emptied', updated_at = ? WHERE id = ?`, now, id).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("empty cart: %w", err)
+	}
+	return emptied, nil
+}
