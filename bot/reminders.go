@@ -46,6 +46,13 @@ func (r *Reminders) quiet(now time.Time) bool {
 	return t >= r.QuietFrom || t < r.QuietTo // across midnight
 }
 
+// reminderBatch is how many candidates one transaction claims, and
+// maxReminderBatches bounds a run (the next tick goes on).
+const (
+	reminderBatch      = 20
+	maxReminderBatches = 500
+)
+
 // quietLength is how long the quiet hours last.
 func (r *Reminders) quietLength() time.Duration {
 	switch {
@@ -70,35 +77,62 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 	sent := 0
 	for i, after := range r.After {
 		step := i + 1
-		carts, err := r.Store.DueCartReminders(ctx, step, now.Add(-after-lookback), now.Add(-after), 200)
-		if err != nil {
-			return sent, err
-		}
-		for _, c := range carts {
-			ok, err := r.cart(ctx, c, step)
-			if err != nil {
-				return sent, err
-			}
-			if ok {
-				sent++
-			}
-		}
-		holds, err := r.Store.DueHoldReminders(ctx, step, now.Add(-after-lookback), now.Add(-after), 200)
-		if err != nil {
-			return sent, err
-		}
-		for _, h := range holds {
-			ok := false
+		since, before := now.Add(-after-lookback), now.Add(-after)
+		// Small batches, each claimed and answered in one transaction, so
+		// that instances split the work. Every candidate is either answered
+		// or recorded as skipped, so the batches move on.
+		for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
+			n, seen := 0, 0
 			err := r.InTx(ctx, func(ctx context.Context) error {
-				var err error
-				ok, err = r.hold(ctx, h, step)
-				return err
+				carts, err := r.Store.DueCartReminders(ctx, step, since, before, reminderBatch)
+				if err != nil {
+					return err
+				}
+				seen = len(carts)
+				for _, c := range carts {
+					ok, err := r.cart(ctx, c, step)
+					if err != nil {
+						return err
+					}
+					if ok {
+						n++
+					}
+				}
+				return nil
 			})
+			sent += n
 			if err != nil {
 				return sent, err
 			}
-			if ok {
-				sent++
+			if seen == 0 || (n == 0 && seen < reminderBatch) {
+				break
+			}
+		}
+		for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
+			n, seen := 0, 0
+			err := r.InTx(ctx, func(ctx context.Context) error {
+				holds, err := r.Store.DueHoldReminders(ctx, step, since, before, reminderBatch)
+				if err != nil {
+					return err
+				}
+				seen = len(holds)
+				for _, h := range holds {
+					ok, err := r.hold(ctx, h, step)
+					if err != nil {
+						return err
+					}
+					if ok {
+						n++
+					}
+				}
+				return nil
+			})
+			sent += n
+			if err != nil {
+				return sent, err
+			}
+			if seen == 0 || (n == 0 && seen < reminderBatch) {
+				break
 			}
 		}
 	}
@@ -126,7 +160,7 @@ func (r *Reminders) cart(ctx context.Context, c commerce.CartReminder, step int)
 	cat := r.Bot.Catalog()
 	m, ok := cat.Merchant(c.MerchantID)
 	if !ok || len(cart.Lines) == 0 {
-		return false, nil
+		return false, r.Store.SkipReminder(ctx, commerce.CartReminderKey(c.CartID, step), r.Bot.Now().UTC())
 	}
 	any := false
 	for _, l := range cart.Lines {
@@ -136,7 +170,8 @@ func (r *Reminders) cart(ctx context.Context, c commerce.CartReminder, step int)
 		}
 	}
 	if !any {
-		return false, nil // everything in it sold out or ended
+		// Everything in it sold out or ended: this step is off for good.
+		return false, r.Store.SkipReminder(ctx, commerce.CartReminderKey(c.CartID, step), r.Bot.Now().UTC())
 	}
 	text, err := r.Bot.Templates.Private(m.ID, "dm_reminder_cart", PrivateData{
 		Handle: c.Buyer.ScreenName, Merchant: m.ScreenName, Cart: cartSummary(cart), CartTotal: cart.Total().String(), Link: outbox.LinkPlaceholder,
@@ -155,8 +190,11 @@ func (r *Reminders) hold(ctx context.Context, hr commerce.HoldReminder, step int
 	cat := r.Bot.Catalog()
 	m, ok := cat.Merchant(hr.MerchantID)
 	o, okOffer := cat.Offer(hr.MerchantID, hr.OfferID)
+	skip := func() (bool, error) {
+		return false, r.Store.SkipReminder(ctx, commerce.HoldReminderKey(hr.MerchantID, hr.OfferID, hr.Buyer.XUserID, step), r.Bot.Now().UTC())
+	}
 	if !ok || !okOffer {
-		return false, nil
+		return skip()
 	}
 	latest, err := r.Bot.Stores.Hold(ctx, hr.LatestHold)
 	if err != nil {
@@ -169,7 +207,7 @@ func (r *Reminders) hold(ctx context.Context, hr commerce.HoldReminder, step int
 		var le *commerce.LimitError
 		switch {
 		case errors.Is(err, commerce.ErrSoldOut), errors.Is(err, commerce.ErrEnded), errors.Is(err, commerce.ErrNotOnSale), errors.As(err, &le):
-			return false, nil
+			return skip()
 		case err != nil:
 			return false, err
 		}

@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -191,5 +192,29 @@ func TestExpiredHoldGetsAFreshHoldWithItsReminder(t *testing.T) {
 	fresh, _ := e.db.Shop().Hold(context.Background(), msg.Link.Target.ID)
 	if fresh.Status != commerce.HoldActive || fresh.Quantity != 2 {
 		t.Fatalf("fresh hold %+v", fresh)
+	}
+}
+
+// Carts whose items sold out are skipped for good, and do not hold back
+// the carts behind them.
+func TestSkippedCartsDoNotHoldBackOthers(t *testing.T) {
+	e := newRemindEnv(t, storage.DriverSQLite)
+	for i := 0; i < 45; i++ { // more than a batch of sold-out carts first
+		e.addToCart(t, fmt.Sprint(800+i), "tote")
+	}
+	e.advance(time.Minute)
+	e.addToCart(t, "999", "poster")
+	o, _ := e.cat.Offer("acme", "tote")
+	none := 0
+	o.Stock = &none
+	if err := e.db.Shop().SyncStock(context.Background(), e.cat); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(61 * time.Minute)
+	if n := e.run(t); n != 1 || !e.sent(t, commerce.CartReminderKey(46, 1)) {
+		t.Fatalf("%d reminders; want the one cart with something left", n)
+	}
+	if n := e.run(t); n != 0 {
+		t.Fatalf("next tick: %d", n)
 	}
 }

@@ -35,6 +35,9 @@ type ReminderStore interface {
 	// DueHoldReminders returns buyers whose first hold on an offer was
 	// made in (since, before].
 	DueHoldReminders(ctx context.Context, step int, since, before time.Time, limit int) ([]HoldReminder, error)
+	// SkipReminder records a step decided against (under its message key),
+	// so that it is not a candidate again.
+	SkipReminder(ctx context.Context, key string, now time.Time) error
 }
 
 // CartReminderKey is the outbox key of a cart's reminder step: one message

@@ -265,3 +265,12 @@ func (db *DB) forUpdateWait() string {
 	}
 	return ""
 }
+
+// forUpdateOf is forUpdate for a query that joins: only the rows of alias
+// are locked (PostgreSQL), the joined rows are read as usual.
+func (db *DB) forUpdateOf(alias string) string {
+	if db.driver == DriverPostgres {
+		return " FOR UPDATE OF " + alias + " SKIP LOCKED"
+	}
+	return ""
+}

@@ -28,6 +28,7 @@ var migrations = []migration{
 	{6, "handoff", handoffSchema},
 	{7, "provider customers", customersSchema},
 	{8, "reminder indexes", remindersSchema},
+	{9, "reminder skips", reminderSkipsSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -11,7 +11,9 @@ import (
 
 var _ commerce.ReminderStore = (*Shop)(nil)
 
-// DueCartReminders implements commerce.ReminderStore.
+// DueCartReminders implements commerce.ReminderStore. Called in a
+// transaction, it claims the carts it returns (SKIP LOCKED on PostgreSQL),
+// so instances running the same schedule split the work.
 func (s *Shop) DueCartReminders(ctx context.Context, step int, since, changedBefore time.Time, limit int) ([]commerce.CartReminder, error) {
 	var rows []struct {
 		ID         int64
@@ -19,15 +21,16 @@ func (s *Shop) DueCartReminders(ctx context.Context, step int, since, changedBef
 		BuyerID    string
 		ScreenName string
 	}
-	err := s.db.read(ctx).Raw(`SELECT c.id, c.merchant_id, c.buyer_id, b.screen_name FROM carts c
+	err := s.db.write(ctx).Raw(`SELECT c.id, c.merchant_id, c.buyer_id, b.screen_name FROM carts c
 JOIN buyers b ON b.x_user_id = c.buyer_id
 WHERE c.status = 'open' AND c.updated_at <= ? AND c.updated_at > ? AND b.reminders_off = 0
 AND EXISTS (SELECT 1 FROM cart_items i WHERE i.cart_id = c.id)
 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.buyer_id = c.buyer_id AND o.merchant_id = c.merchant_id
 	AND o.status IN ('paid', 'fulfilled') AND o.created_at >= c.updated_at)
 AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.msg_key = 'reminder:cart:' || c.id || ':' || ?)
+AND NOT EXISTS (SELECT 1 FROM reminder_skips k WHERE k.skip_key = 'reminder:cart:' || c.id || ':' || ?)
 AND (? = '0' OR EXISTS (SELECT 1 FROM outbox_messages p WHERE p.msg_key = 'reminder:cart:' || c.id || ':' || ?))
-ORDER BY c.updated_at LIMIT ?`, changedBefore, since, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
+ORDER BY c.updated_at LIMIT ?`+s.db.forUpdateOf("c"), changedBefore, since, strconv.Itoa(step), strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("due cart reminders: %w", err)
 	}
@@ -50,7 +53,7 @@ func (s *Shop) DueHoldReminders(ctx context.Context, step int, since, heldBefore
 	}
 	// A buyer's first hold on an offer that crossed the threshold within
 	// the lookback: their first hold starts the steps.
-	err := s.db.read(ctx).Raw(`SELECT h.merchant_id, h.offer_id, h.buyer_id, b.screen_name,
+	err := s.db.write(ctx).Raw(`SELECT h.merchant_id, h.offer_id, h.buyer_id, b.screen_name,
 	(SELECT MAX(l.id) FROM holds l WHERE l.merchant_id = h.merchant_id AND l.offer_id = h.offer_id AND l.buyer_id = h.buyer_id) AS latest
 FROM holds h JOIN buyers b ON b.x_user_id = h.buyer_id
 WHERE h.created_at <= ? AND h.created_at > ? AND b.reminders_off = 0
@@ -58,8 +61,9 @@ AND NOT EXISTS (SELECT 1 FROM holds e WHERE e.merchant_id = h.merchant_id AND e.
 AND NOT EXISTS (SELECT 1 FROM orders o JOIN order_items i ON i.order_id = o.id
 	WHERE o.buyer_id = h.buyer_id AND o.merchant_id = h.merchant_id AND i.offer_id = h.offer_id AND o.status IN ('paid', 'fulfilled', 'refunded'))
 AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.msg_key = 'reminder:hold:' || h.merchant_id || '/' || h.offer_id || '/' || h.buyer_id || ':' || ?)
+AND NOT EXISTS (SELECT 1 FROM reminder_skips k WHERE k.skip_key = 'reminder:hold:' || h.merchant_id || '/' || h.offer_id || '/' || h.buyer_id || ':' || ?)
 AND (? = '0' OR EXISTS (SELECT 1 FROM outbox_messages p WHERE p.msg_key = 'reminder:hold:' || h.merchant_id || '/' || h.offer_id || '/' || h.buyer_id || ':' || ?))
-ORDER BY h.created_at LIMIT ?`, heldBefore, since, strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
+ORDER BY h.created_at LIMIT ?`+s.db.forUpdateOf("h"), heldBefore, since, strconv.Itoa(step), strconv.Itoa(step), strconv.Itoa(step-1), strconv.Itoa(step-1), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("due hold reminders: %w", err)
 	}
@@ -68,4 +72,10 @@ ORDER BY h.created_at LIMIT ?`, heldBefore, since, strconv.Itoa(step), strconv.I
 		out[i] = commerce.HoldReminder{MerchantID: r.MerchantID, OfferID: r.OfferID, Buyer: commerce.Buyer{XUserID: r.BuyerID, ScreenName: r.ScreenName}, LatestHold: r.Latest}
 	}
 	return out, nil
+}
+
+// SkipReminder records that a reminder step was decided against, so it is
+// not looked at again.
+func (s *Shop) SkipReminder(ctx context.Context, key string, now time.Time) error {
+	return s.db.write(ctx).Exec(`INSERT INTO reminder_skips (skip_key, created_at) VALUES (?, ?) ON CONFLICT (skip_key) DO NOTHING`, key, now).Error
 }
