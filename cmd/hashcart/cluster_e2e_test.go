@@ -27,12 +27,11 @@ import (
 // confirmation DMs, each order delivered to the merchant once, exactly
 // one reminder per cart per step.
 //
-// It runs when HASHCART_TEST_CLUSTER=1 (and PostgreSQL is configured): one
-// run in five under -race once stalled on reminders for a reason not yet
-// found, so it stays out of CI until that is understood.
+// It needs PostgreSQL (HASHCART_TEST_POSTGRES_DSN); HASHCART_TEST_CLUSTER=0
+// leaves it out (it takes about a minute).
 func TestThreeInstancesDoEverythingExactlyOnce(t *testing.T) {
-	if os.Getenv("HASHCART_TEST_CLUSTER") != "1" {
-		t.Skip("three-process test skipped: set HASHCART_TEST_CLUSTER=1 (with HASHCART_TEST_POSTGRES_DSN) to run it")
+	if os.Getenv("HASHCART_TEST_CLUSTER") == "0" {
+		t.Skip("three-process test skipped: HASHCART_TEST_CLUSTER=0")
 	}
 	n := 1000
 	if testing.Short() {

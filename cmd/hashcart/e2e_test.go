@@ -386,7 +386,9 @@ func TestDuplicateDeliveriesStoredAndProcessedOnce(t *testing.T) {
 				t.Fatalf("statuses %v, want %d × 200", statuses, 2*n)
 			}
 			db := openDB(t, driver, dsn)
-			waitCount(t, db, "status = 'done'", n, 60*time.Second)
+			// Correctness, not speed, is under test here (speed is in bench/):
+			// on a loaded 2-core machine processing 10,000 events can take minutes.
+			waitCount(t, db, "status = 'done'", n, 5*time.Minute)
 			if got := count(t, db, "1=1"); got != n {
 				t.Fatalf("rows = %d, want %d", got, n)
 			}
