@@ -81,62 +81,61 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 		// Small batches, each claimed and answered in one transaction, so
 		// that instances split the work. Every candidate is either answered
 		// or recorded as skipped, so the batches move on.
-		for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
-			n, seen := 0, 0
-			err := r.InTx(ctx, func(ctx context.Context) error {
-				carts, err := r.Store.DueCartReminders(ctx, step, since, before, reminderBatch)
-				if err != nil {
-					return err
+		n, err := r.batches(ctx, func(ctx context.Context) (int, int, error) {
+			carts, err := r.Store.DueCartReminders(ctx, step, since, before, reminderBatch)
+			sent := 0
+			for i := 0; err == nil && i < len(carts); i++ {
+				var ok bool
+				if ok, err = r.cart(ctx, carts[i], step); ok {
+					sent++
 				}
-				seen = len(carts)
-				for _, c := range carts {
-					ok, err := r.cart(ctx, c, step)
-					if err != nil {
-						return err
-					}
-					if ok {
-						n++
-					}
-				}
-				return nil
-			})
-			sent += n
-			if err != nil {
-				return sent, err
 			}
-			if seen == 0 || (n == 0 && seen < reminderBatch) {
-				break
-			}
+			return len(carts), sent, err
+		})
+		sent += n
+		if err != nil {
+			return sent, err
 		}
-		for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
-			n, seen := 0, 0
-			err := r.InTx(ctx, func(ctx context.Context) error {
-				holds, err := r.Store.DueHoldReminders(ctx, step, since, before, reminderBatch)
-				if err != nil {
-					return err
+		n, err = r.batches(ctx, func(ctx context.Context) (int, int, error) {
+			holds, err := r.Store.DueHoldReminders(ctx, step, since, before, reminderBatch)
+			sent := 0
+			for i := 0; err == nil && i < len(holds); i++ {
+				var ok bool
+				if ok, err = r.hold(ctx, holds[i], step); ok {
+					sent++
 				}
-				seen = len(holds)
-				for _, h := range holds {
-					ok, err := r.hold(ctx, h, step)
-					if err != nil {
-						return err
-					}
-					if ok {
-						n++
-					}
-				}
-				return nil
-			})
-			sent += n
-			if err != nil {
-				return sent, err
 			}
-			if seen == 0 || (n == 0 && seen < reminderBatch) {
-				break
-			}
+			return len(holds), sent, err
+		})
+		sent += n
+		if err != nil {
+			return sent, err
 		}
 	}
 	return sent, nil
+}
+
+// batches runs one kind of candidate, a claimed batch per transaction,
+// until a batch finds none (or only skips, short of a full batch); claim
+// returns how many candidates it saw and how many it answered.
+func (r *Reminders) batches(ctx context.Context, claim func(ctx context.Context) (seen, sent int, err error)) (int, error) {
+	total := 0
+	for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
+		var seen, sent int
+		err := r.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			seen, sent, err = claim(ctx)
+			return err
+		})
+		total += sent
+		if err != nil {
+			return total, err
+		}
+		if seen == 0 || (sent == 0 && seen < reminderBatch) {
+			break
+		}
+	}
+	return total, nil
 }
 
 // available reports whether units of o can still be bought.
