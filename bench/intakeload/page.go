@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -151,36 +150,12 @@ func (c *pageRun) run(ctx context.Context, log *slog.Logger) (PageResult, error)
 	}
 
 	sim := xsim.New(xsim.Options{ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret})
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return PageResult{}, fmt.Errorf("listen for the simulator: %w", err)
-	}
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = simSrv.Serve(simLn) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = simSrv.Shutdown(sctx)
-	}()
-
-	port, err := freeLoopbackPort()
+	st, err := startStack(ctx, c.Hashcart, c.WorkDir, "page", c.RunID, c.Driver, c.DSN, sim, pageConfig)
 	if err != nil {
 		return PageResult{}, err
 	}
-	cfgPath := filepath.Join(c.WorkDir, "page-"+c.RunID+".yaml")
-	cfg := pageConfig(pipelineSettings{
-		Port: port, Driver: c.Driver, DSN: c.DSN, APIBaseURL: "http://" + simLn.Addr().String(),
-		ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret, MerchantID: pipelineMerchant, ScreenName: pipelineScreenName,
-	})
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return PageResult{}, fmt.Errorf("write config: %w", err)
-	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv, err := startServer(ctx, c.Hashcart, cfgPath, filepath.Join(c.WorkDir, "page-"+c.RunID+".log"), base)
-	if err != nil {
-		return PageResult{}, err
-	}
-	defer srv.stop()
+	defer st.stop()
+	base, srv := st.base, st.srv
 	if c.PIDFile != "" {
 		if err := os.WriteFile(c.PIDFile, []byte(strconv.Itoa(srv.cmd.Process.Pid)+"\n"), 0o600); err != nil {
 			return PageResult{}, fmt.Errorf("write pid file: %w", err)

@@ -165,36 +165,12 @@ func (c *pipelineRun) run(ctx context.Context, log *slog.Logger) (PipelineResult
 	// The X simulator, behind a clock that notes each DM request's arrival.
 	sim := xsim.New(xsim.Options{ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret})
 	clock := newDMClock(sim, since)
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return PipelineResult{}, fmt.Errorf("listen for the simulator: %w", err)
-	}
-	simSrv := &http.Server{Handler: clock, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = simSrv.Serve(simLn) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = simSrv.Shutdown(sctx)
-	}()
-
-	port, err := freeLoopbackPort()
+	st, err := startStack(ctx, c.Hashcart, c.WorkDir, "pipeline", c.RunID, c.Driver, c.DSN, clock, pipelineConfig)
 	if err != nil {
 		return PipelineResult{}, err
 	}
-	cfgPath := filepath.Join(c.WorkDir, "pipeline-"+c.RunID+".yaml")
-	cfg := pipelineConfig(pipelineSettings{
-		Port: port, Driver: c.Driver, DSN: c.DSN, APIBaseURL: "http://" + simLn.Addr().String(),
-		ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret, MerchantID: pipelineMerchant, ScreenName: pipelineScreenName,
-	})
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return PipelineResult{}, fmt.Errorf("write config: %w", err)
-	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv, err := startServer(ctx, c.Hashcart, cfgPath, filepath.Join(c.WorkDir, "pipeline-"+c.RunID+".log"), base)
-	if err != nil {
-		return PipelineResult{}, err
-	}
-	defer srv.stop()
+	defer st.stop()
+	base, srv := st.base, st.srv
 	log.Info("hashcart is up", "base", base, "driver", c.Driver, "workdir", c.WorkDir)
 
 	db, err := openServerDB(c.Driver, c.DSN)
@@ -449,4 +425,52 @@ func countsString(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// stack is the X simulator (behind handler) and a hashcart configured
+// against it, for one benchmark run.
+type stack struct {
+	base string
+	srv  *server
+	stop func()
+}
+
+// startStack serves handler (the simulator, possibly wrapped) on a
+// loopback port, writes a config made by configFor into workDir as
+// <name>-<runID>.yaml and starts hashcart with it (log beside it). stop
+// ends both.
+func startStack(ctx context.Context, hashcart, workDir, name, runID, driver, dsn string, handler http.Handler,
+	configFor func(pipelineSettings) string) (*stack, error) {
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the simulator: %w", err)
+	}
+	simSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	stopSim := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = simSrv.Shutdown(sctx)
+	}
+	port, err := freeLoopbackPort()
+	if err != nil {
+		stopSim()
+		return nil, err
+	}
+	cfgPath := filepath.Join(workDir, name+"-"+runID+".yaml")
+	cfg := configFor(pipelineSettings{
+		Port: port, Driver: driver, DSN: dsn, APIBaseURL: "http://" + simLn.Addr().String(),
+		ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret, MerchantID: pipelineMerchant, ScreenName: pipelineScreenName,
+	})
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		stopSim()
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	srv, err := startServer(ctx, hashcart, cfgPath, filepath.Join(workDir, name+"-"+runID+".log"), base)
+	if err != nil {
+		stopSim()
+		return nil, err
+	}
+	return &stack{base: base, srv: srv, stop: func() { srv.stop(); stopSim() }}, nil
 }
