@@ -398,20 +398,6 @@ customer_ref = excluded.customer_ref, method_ref = excluded.method_ref, method_b
 		buyerID, ship, contact, m.Provider, m.CustomerRef, m.MethodRef, m.Brand, m.Last4, now).Error
 }
 
-// ForgetDetails erases a buyer's saved details and returns the payment
-// method that was saved (so the provider customer can be detached).
-func (s *Orders) ForgetDetails(ctx context.Context, buyerID string) (*commerce.SavedMethod, error) {
-	d, err := s.SavedDetails(ctx, buyerID)
-	if err != nil && !errors.Is(err, commerce.ErrNotFound) {
-		// Unreadable (key gone): erase all the same.
-		d = commerce.SavedDetails{}
-	}
-	if err := s.db.write(ctx).Exec(`DELETE FROM buyer_details WHERE buyer_id = ?`, buyerID).Error; err != nil {
-		return nil, fmt.Errorf("erase saved details: %w", err)
-	}
-	return d.Method, nil
-}
-
 // MerchantOrders returns a merchant's orders created since a time, oldest
 // first, with their addresses (the merchant's own orders only).
 func (s *Orders) MerchantOrders(ctx context.Context, merchantID string, since time.Time) ([]commerce.Order, error) {
