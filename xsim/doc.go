@@ -9,14 +9,21 @@
 //     (X API v2, JSON in and out, errors in the v2 problem format);
 //   - POST /1.1/statuses/update.json (form body) and
 //     POST /1.1/direct_messages/events/new.json (JSON body)
-//     (X API v1.1, errors as {"errors":[{"code":..,"message":..}]}).
+//     (X API v1.1, errors as {"errors":[{"code":..,"message":..}]});
+//   - the Account Activity set-up: POST /oauth2/token (app bearer token),
+//     /2/webhooks[/{id}], /2/account_activity/webhooks/{id}/subscriptions/...
+//     and /1.1/account_activity/all/[{env}/]webhooks.json, .../subscriptions...
+//     (activity.go). Registering and re-validating a webhook send a real CRC
+//     challenge to its URL; the app-only calls want the bearer token.
 //
-// Every endpoint requires an OAuth 1.0a "Authorization: OAuth ..." header whose
+// Every other endpoint requires an OAuth 1.0a "Authorization: OAuth ..." header whose
 // oauth_consumer_key equals Options.ConsumerKey; the oauth_token is recorded as
 // the author of the post or message. Signatures are parsed but not verified.
 //
 // Tests inject faults (RateLimitUntil, FailNext, CloseDMs), read what was
 // published (Posts, DMs, WaitPosts, WaitDMs), and push Account Activity webhook
 // events to the service under test with Deliver and the payload builders
-// (TweetCreate, DirectMessage, Favorite, Follow), signed as X signs them.
+// (TweetCreate, DirectMessage, Favorite, Follow), signed as X signs them;
+// DeliverToSubscribers sends only to the webhooks a user is subscribed to, and
+// Webhooks shows what was registered and which CRC challenges were answered.
 package xsim

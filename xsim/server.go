@@ -37,6 +37,7 @@ type Server struct {
 	failLeft   int
 	failStatus int
 	closedDMs  map[string]bool
+	activity   activityState // webhooks, subscriptions, bearer token (activity.go)
 	// changed is closed and replaced whenever posts or dms change, waking
 	// WaitPosts and WaitDMs without polling.
 	changed chan struct{}
@@ -78,6 +79,7 @@ func (s *Server) Reset() {
 	s.limitUntil = time.Time{}
 	s.failLeft, s.failStatus = 0, 0
 	s.closedDMs = make(map[string]bool)
+	s.resetActivityLocked()
 	s.broadcastLocked()
 }
 
@@ -99,7 +101,8 @@ const maxBody = 1 << 20
 // ServeHTTP answers an X API request. In order it: counts the request; answers
 // 404 for an unknown endpoint; answers a FailNext fault; answers 429 while
 // RateLimitUntil is in force; answers 401 unless the OAuth header carries
-// Options.ConsumerKey; then serves the endpoint.
+// Options.ConsumerKey (app-only endpoints check their bearer token instead);
+// then serves the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ver, ep := s.route(r)
 
@@ -112,6 +115,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.fault(w, ver) {
+		return
+	}
+	if s.isBearerEndpoint(r) { // app-only endpoints check their own credentials (activity.go)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		ep(w, r, "")
 		return
 	}
 	params, err := parseOAuth(r)
@@ -130,6 +138,9 @@ func (s *Server) route(r *http.Request) (apiVersion, endpoint) {
 	ver := v2
 	if strings.HasPrefix(p, "/1.1/") {
 		ver = v11
+	}
+	if ep, _ := s.activityRoute(r); ep != nil { // Account Activity set-up (activity.go)
+		return ver, ep
 	}
 	if r.Method == http.MethodGet {
 		// GET /2/dm_conversations/with/{participant_id}/dm_events
