@@ -8,6 +8,12 @@
 // URL ("https://api.twitter.com" in production, an httptest server running
 // xsim in tests) and an *http.Client whose Transport carries the requests.
 //
+// Activity (NewActivity) sets up the Account Activity API for the app:
+// registering the webhook (X sends it a CRC challenge first), re-validating,
+// deleting it, and subscribing merchants' accounts, through v2 or v1.1.
+// App-only calls use a bearer token obtained from the consumer key and
+// secret; user-context calls are signed with the Credentials passed.
+//
 // Failures from X come back as *APIError; callers branch with IsRetryable,
 // RateLimited and errors.Is(err, ErrDMClosed). Neither transport retries on
 // its own: X has no idempotency key for posts or DMs, so whether a failed
