@@ -61,6 +61,9 @@ type X struct {
 	ConsumerKey    string `yaml:"consumer_key"`
 	ConsumerSecret string `yaml:"consumer_secret"`
 	WebhookPath    string `yaml:"webhook_path"`
+	// Environment is the Account Activity dev environment label, needed by
+	// "hashcart webhook" with APIVersion "1.1" only.
+	Environment string `yaml:"environment"`
 }
 
 // Payments selects the payment provider: "sandbox" or "stripe".

@@ -4,6 +4,8 @@
 //	hashcart serve   [--config FILE]   run the service
 //	hashcart check   [--config FILE]   validate the configuration
 //	hashcart keys new|rotate           manage the data key
+//	hashcart webhook register|list|subscribe|unsubscribe|crc|delete
+//	                                   set up X's Account Activity API
 //	hashcart version                   print the version
 package main
 
@@ -25,6 +27,8 @@ const usage = `hashcart turns replies to a merchant's posts on X into checkout l
 Usage:
   hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
   hashcart check   [--config FILE]   validate the configuration and report every problem
+  hashcart webhook register|list|subscribe|unsubscribe|crc|delete [--config FILE]
+                                     set up X's Account Activity webhook (hashcart webhook help)
   hashcart version                   print the version
 
 --config defaults to $HASHCART_CONFIG, else config.yaml.
@@ -52,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keysCmd(rest, stdout, stderr)
 	case "orders":
 		return ordersCmd(rest, stdout, stderr)
+	case "webhook":
+		return webhookCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "hashcart %s\n", version)
 		return 0
