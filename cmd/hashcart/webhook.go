@@ -194,6 +194,9 @@ func (w *webhookSetup) register(ctx context.Context) error {
 	}
 	hook, err := w.api.Register(ctx, owner, w.url)
 	if err != nil {
+		if id, lerr := w.webhookID(ctx, ""); lerr == nil {
+			return fmt.Errorf("%w\n  X already has webhook %s for %s; hashcart webhook crc re-checks it", err, id, w.url)
+		}
 		return w.crcHint(err, w.url)
 	}
 	fmt.Fprintf(w.out, "registered webhook %s for %s: X's CRC challenge was answered (valid: %t)\n", hook.ID, hook.URL, hook.Valid)

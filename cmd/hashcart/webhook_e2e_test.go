@@ -88,6 +88,13 @@ func webhookSetUp(t *testing.T, apiVersion string) {
 		t.Fatalf("X has %+v, want webhook %s for %s, valid after 1 answered CRC through API %s", hooks, id, hookURL, apiVersion)
 	}
 
+	if r := hashcart(t, "webhook", "register", "--config", cfg); r.code != 1 || !strings.Contains(r.stderr, "X already has webhook "+id) {
+		t.Fatalf("second register: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if n := len(s.sim.Webhooks()); n != 1 {
+		t.Fatalf("X has %d webhooks after registering twice", n)
+	}
+
 	if r := hashcart(t, "webhook", "subscribe", "--merchant", "acme", "--config", cfg); r.code != 0 {
 		t.Fatalf("subscribe: exit %d: %s", r.code, r.stderr)
 	}
