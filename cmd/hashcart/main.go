@@ -4,6 +4,7 @@
 //	hashcart serve   [--config FILE]   run the service
 //	hashcart check   [--config FILE]   validate the configuration
 //	hashcart keys new|rotate           manage the data key
+//	hashcart schema  [--out FILE]      write the configuration's JSON Schema
 //	hashcart version                   print the version
 package main
 
@@ -25,6 +26,7 @@ const usage = `hashcart turns replies to a merchant's posts on X into checkout l
 Usage:
   hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
   hashcart check   [--config FILE]   validate the configuration and report every problem
+  hashcart schema  [--out FILE]      write the config's JSON Schema (default config.schema.json)
   hashcart version                   print the version
 
 --config defaults to $HASHCART_CONFIG, else config.yaml.
@@ -52,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keysCmd(rest, stdout, stderr)
 	case "orders":
 		return ordersCmd(rest, stdout, stderr)
+	case "schema":
+		return schemaCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "hashcart %s\n", version)
 		return 0
