@@ -5,6 +5,7 @@
 //	hashcart check   [--config FILE]   validate the configuration
 //	hashcart keys new|rotate           manage the data key
 //	hashcart schema  [--out FILE]      write the configuration's JSON Schema
+//	hashcart try     [--config FILE] [--as @h] [--post ID] [--db] TEXT  dry-run a reply
 //	hashcart version                   print the version
 package main
 
@@ -27,6 +28,8 @@ Usage:
   hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
   hashcart check   [--config FILE]   validate the configuration and report every problem
   hashcart schema  [--out FILE]      write the config's JSON Schema (default config.schema.json)
+  hashcart try     [--config FILE] [--as @handle] [--post ID] [--db] "@acme #BuyNow red x2"
+                                     show what the bot would answer, without sending or selling
   hashcart version                   print the version
 
 --config defaults to $HASHCART_CONFIG, else config.yaml.
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ordersCmd(rest, stdout, stderr)
 	case "schema":
 		return schemaCmd(rest, stdout, stderr)
+	case "try":
+		return tryCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "hashcart %s\n", version)
 		return 0
