@@ -19,13 +19,13 @@ import (
 
 // startReloadShop is startShop with info logs (to see "offers reloaded")
 // and the configuration file polled every poll ("0": SIGHUP only).
-func startReloadShop(t *testing.T, poll string) *shop {
+func startReloadShop(t *testing.T, driver, poll string) *shop {
 	t.Helper()
 	t.Setenv(reloadPollEnv, poll)
 	sim := xsim.New(xsim.Options{ConsumerKey: "e2e-consumer-key", ConsumerSecret: testSecret})
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
-	drv, dsn := storagetest.DSN(t, storage.DriverSQLite)
+	drv, dsn := storagetest.DSN(t, driver)
 	port := freePort(t)
 	path := writeShopConfig(t, port, drv, dsn, api.URL, "2", "")
 	editConfig(t, path, "log: { level: warn }", "log: { level: info }")
@@ -98,7 +98,13 @@ var (
 // already sold and held stay counted when the stock changes; a broken edit
 // is refused, logged with file:line, and the last good offers keep serving.
 func TestEditedOfferPriceServesWithoutRestart(t *testing.T) {
-	s := startReloadShop(t, "100ms")
+	for _, driver := range []string{storage.DriverSQLite, storage.DriverPostgres} {
+		t.Run(driver, func(t *testing.T) { editedOfferPriceServes(t, driver) })
+	}
+}
+
+func editedOfferPriceServes(t *testing.T, driver string) {
+	s := startReloadShop(t, driver, "100ms")
 
 	link1, first := s.buyTen(t, 1)
 	if !strings.Contains(first.body, "$40.00") {
@@ -150,10 +156,12 @@ func TestEditedOfferPriceServesWithoutRestart(t *testing.T) {
 	}
 }
 
-// With polling off, the file is read again on SIGHUP only.
+// With polling off, the file is read again on SIGHUP only; a merchant's
+// templates reload with the offers.
 func TestSIGHUPReloadsOffers(t *testing.T) {
-	s := startReloadShop(t, "0")
+	s := startReloadShop(t, storage.DriverSQLite, "0")
 	editConfig(t, s.config, `price: "40.00"`, `price: "41.50"`)
+	editConfig(t, s.config, "    currency: USD\n", "    currency: USD\n    templates: { dm_checkout: \"Yours for {{.Total}}: {{.Link}}\" }\n")
 	time.Sleep(300 * time.Millisecond)
 	if _, p := s.buyTen(t, 1); !strings.Contains(p.body, "$40.00") {
 		t.Fatalf("without SIGHUP and polling off, want the old $40.00:\n%s", p.body)
@@ -164,6 +172,9 @@ func TestSIGHUPReloadsOffers(t *testing.T) {
 	s.waitLog(t, regexp.MustCompile(`msg="offers reloaded" trigger=SIGHUP`), 1)
 	if _, p := s.buyTen(t, 2); !strings.Contains(p.body, "$41.50") {
 		t.Fatalf("after SIGHUP, want $41.50:\n%s", p.body)
+	}
+	if dms := s.sim.DMsTo("902"); len(dms) != 1 || !strings.HasPrefix(dms[0].Text, "Yours for $41.50: http") {
+		t.Fatalf("DM after the template reload = %+v, want the merchant's new dm_checkout", dms)
 	}
 	if s.cmd.ProcessState != nil {
 		t.Fatal("SIGHUP stopped the process")
