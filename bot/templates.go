@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -91,7 +92,20 @@ type PrivateData struct {
 // Templates renders answers for merchants: defaults, overridden per
 // merchant.
 type Templates struct {
+	mu   sync.RWMutex
 	sets map[string]*template.Template // merchant id -> templates ("" = defaults)
+}
+
+// Replace makes t render as from does, from now on: a configuration
+// reload swaps the answers of a running bot this way. Renders in flight
+// finish with the old texts.
+func (t *Templates) Replace(from *Templates) {
+	from.mu.RLock()
+	sets := from.sets
+	from.mu.RUnlock()
+	t.mu.Lock()
+	t.sets = sets
+	t.mu.Unlock()
 }
 
 // NewTemplates parses the defaults and each merchant's overrides
@@ -165,10 +179,12 @@ func (t *Templates) Private(merchant, name string, d PrivateData) (string, error
 }
 
 func (t *Templates) render(merchant, name string, data any) (string, error) {
+	t.mu.RLock()
 	set, ok := t.sets[merchant]
 	if !ok {
 		set = t.sets[""]
 	}
+	t.mu.RUnlock()
 	var b bytes.Buffer
 	if err := set.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("render %s: %w", name, err)

@@ -50,16 +50,37 @@ func (r holdRow) hold() commerce.Hold {
 
 // SyncStock makes the stock counters match the catalog: new counters are
 // created, totals updated, and held and sold recounted from the holds, so
-// units already held and sold are kept. Run it at start and on reload,
-// before reservations are taken.
+// units already held and sold are kept. A configured stock is the offer's
+// total (sold + held + still for sale); one below what is already sold and
+// held is raised to it, leaving none for sale (see SyncStockReport). Run it
+// at start and on reload, before reservations are taken.
 func (s *Shop) SyncStock(ctx context.Context, c *commerce.Catalog) error {
-	return s.db.InTx(ctx, func(ctx context.Context) error {
+	_, err := s.SyncStockReport(ctx, c)
+	return err
+}
+
+// StockShortfall is a counter whose configured stock is below the units
+// already sold and held: its total was set to Taken, so nothing is left.
+type StockShortfall struct {
+	MerchantID, OfferID, Variant string
+	Configured, Taken            int
+}
+
+// SyncStockReport is SyncStock, and it returns the counters whose
+// configured stock was below what is already sold and held.
+func (s *Shop) SyncStockReport(ctx context.Context, c *commerce.Catalog) ([]StockShortfall, error) {
+	var short []StockShortfall
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		short = short[:0]
 		tx := s.db.write(ctx)
+		// Totals are set after the recount: until then a counter is
+		// unlimited, so the CHECK (held + sold <= total) cannot trip on a
+		// stale count or a lowered stock. Nobody sees it: one transaction.
 		for _, m := range c.Merchants() {
 			for _, o := range m.Offers {
-				for key, total := range o.StockCounters() {
-					err := tx.Exec(`INSERT INTO stock (merchant_id, offer_id, variant, total) VALUES (?, ?, ?, ?)
-ON CONFLICT (merchant_id, offer_id, variant) DO UPDATE SET total = excluded.total`, m.ID, o.ID, key, total).Error
+				for key := range o.StockCounters() {
+					err := tx.Exec(`INSERT INTO stock (merchant_id, offer_id, variant, total) VALUES (?, ?, ?, NULL)
+ON CONFLICT (merchant_id, offer_id, variant) DO UPDATE SET total = NULL`, m.ID, o.ID, key).Error
 					if err != nil {
 						return fmt.Errorf("sync stock %s/%s: %w", m.ID, o.ID, err)
 					}
@@ -68,10 +89,39 @@ ON CONFLICT (merchant_id, offer_id, variant) DO UPDATE SET total = excluded.tota
 		}
 		// Counters are exact after a sync: unlimited counters are not kept
 		// up to date (see take), and an offer may just have become limited.
-		return tx.Exec(`UPDATE stock SET
+		err := tx.Exec(`UPDATE stock SET
 held = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.merchant_id = stock.merchant_id AND h.offer_id = stock.offer_id AND h.stock_key = stock.variant AND h.status = 'active'),
 sold = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.merchant_id = stock.merchant_id AND h.offer_id = stock.offer_id AND h.stock_key = stock.variant AND h.status = 'converted')`).Error
+		if err != nil {
+			return fmt.Errorf("sync stock: recount: %w", err)
+		}
+		for _, m := range c.Merchants() {
+			for _, o := range m.Offers {
+				for key, total := range o.StockCounters() {
+					if total == nil {
+						continue
+					}
+					var taken int
+					if err := tx.Raw(`SELECT held + sold FROM stock WHERE merchant_id = ? AND offer_id = ? AND variant = ?`, m.ID, o.ID, key).Scan(&taken).Error; err != nil {
+						return fmt.Errorf("sync stock %s/%s: %w", m.ID, o.ID, err)
+					}
+					n := *total
+					if taken > n {
+						short = append(short, StockShortfall{MerchantID: m.ID, OfferID: o.ID, Variant: key, Configured: n, Taken: taken})
+						n = taken
+					}
+					if err := tx.Exec(`UPDATE stock SET total = ? WHERE merchant_id = ? AND offer_id = ? AND variant = ?`, n, m.ID, o.ID, key).Error; err != nil {
+						return fmt.Errorf("sync stock %s/%s: %w", m.ID, o.ID, err)
+					}
+				}
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return short, nil
 }
 
 // upsertBuyer records the buyer and, on PostgreSQL, locks their row until

@@ -225,3 +225,48 @@ func TestOfferThatBecomesLimitedCountsExistingHolds(t *testing.T) {
 		}
 	})
 }
+
+// A reload that lowers an offer's stock below what is already held keeps
+// the holds and leaves nothing for sale, and says so; raising it again
+// frees the difference.
+func TestStockLoweredBelowHeldKeepsHoldsAndSellsNoMore(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, Stock: intp(10), PostIDs: []string{"3"}}
+		catalog := func() *commerce.Catalog {
+			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
+		}
+		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
+			t.Fatal(err)
+		}
+		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		for i := 0; i < 3; i++ {
+			if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		poster.Stock = intp(2)
+		short, err := db.Shop().SyncStockReport(ctx, catalog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(short) != 1 || short[0].Configured != 2 || short[0].Taken != 3 {
+			t.Fatalf("shortfall = %+v, want poster configured 2, taken 3", short)
+		}
+		left, _ := db.Shop().Remaining(ctx, poster)
+		if left[""] == nil || *left[""] != 0 {
+			t.Fatalf("remaining = %v, want 0", left[""])
+		}
+		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(8)); !errors.Is(err, commerce.ErrSoldOut) {
+			t.Fatalf("buy after lowering: %v, want sold out", err)
+		}
+		poster.Stock = intp(5)
+		if short, err := db.Shop().SyncStockReport(ctx, catalog()); err != nil || len(short) != 0 {
+			t.Fatalf("raise: %v %v", short, err)
+		}
+		if left, _ := db.Shop().Remaining(ctx, poster); left[""] == nil || *left[""] != 2 {
+			t.Fatalf("remaining after raising to 5 with 3 held = %v, want 2", left[""])
+		}
+	})
+}

@@ -6,6 +6,8 @@
 //	hashcart keys new|rotate           manage the data key
 //	hashcart webhook register|list|subscribe|unsubscribe|crc|delete
 //	                                   set up X's Account Activity API
+//	hashcart schema  [--out FILE]      write the configuration's JSON Schema
+//	hashcart try     [--config FILE] [--as @h] [--post ID] [--db] TEXT  dry-run a reply
 //	hashcart version                   print the version
 package main
 
@@ -29,6 +31,9 @@ Usage:
   hashcart check   [--config FILE]   validate the configuration and report every problem
   hashcart webhook register|list|subscribe|unsubscribe|crc|delete [--config FILE]
                                      set up X's Account Activity webhook (hashcart webhook help)
+  hashcart schema  [--out FILE]      write the config's JSON Schema (default config.schema.json)
+  hashcart try     [--config FILE] [--as @handle] [--post ID] [--db] "@acme #BuyNow red x2"
+                                     show what the bot would answer, without sending or selling
   hashcart version                   print the version
 
 --config defaults to $HASHCART_CONFIG, else config.yaml.
@@ -58,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ordersCmd(rest, stdout, stderr)
 	case "webhook":
 		return webhookCmd(rest, stdout, stderr)
+	case "schema":
+		return schemaCmd(rest, stdout, stderr)
+	case "try":
+		return tryCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "hashcart %s\n", version)
 		return 0

@@ -131,7 +131,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(4)
+	bg.Add(5)
+	go func() { defer bg.Done(); svc.watchConfig(bgCtx, log) }() // offers reload: SIGHUP, file change
 	go func() { defer bg.Done(); sched.Run(bgCtx) }()
 	go func() { defer bg.Done(); committer.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.workers.Run(bgCtx) }()
