@@ -176,3 +176,22 @@ func (s *Orders) LatestMerchantOrders(ctx context.Context, merchantID string, li
 	}
 	return out, nil
 }
+
+// ScreenNames returns the X screen names known for buyers, by user id;
+// buyers never seen are left out.
+func (s *Shop) ScreenNames(ctx context.Context, buyerIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(buyerIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct{ XUserID, ScreenName string }
+	if err := s.db.read(ctx).Raw(`SELECT x_user_id, screen_name FROM buyers WHERE x_user_id IN ?`, buyerIDs).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read screen names: %w", err)
+	}
+	for _, r := range rows {
+		if r.ScreenName != "" {
+			out[r.XUserID] = r.ScreenName
+		}
+	}
+	return out, nil
+}
