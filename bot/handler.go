@@ -45,11 +45,11 @@ type Bot struct {
 	Checkout *commerce.Checkout
 	// CartLinkTTL is how long a cart link stays valid.
 	CartLinkTTL time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 	// Replies, when set, records each reply matched to one offer (the
 	// merchant page's funnel), in the event's transaction.
 	Replies ReplyLog
-	Now         func() time.Time
-	Log         *slog.Logger
 }
 
 var _ inbox.Handler = (*Bot)(nil)

@@ -196,7 +196,7 @@ type stockView struct {
 
 type merchantOrderView struct {
 	Reference, Created, Status, Items, Total, Buyer, Email, Payment string
-	Address                                                        []string
+	Address                                                         []string
 }
 
 func (p *MerchantPage) render(c *fiber.Ctx, status int, name string, v merchantView) error {
