@@ -47,9 +47,26 @@ type Bot struct {
 	CartLinkTTL time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+	// Replies, when set, records each reply matched to one offer (the
+	// merchant page's funnel), in the event's transaction.
+	Replies ReplyLog
 }
 
 var _ inbox.Handler = (*Bot)(nil)
+
+// ReplyLog records replies matched to an offer; recording the same event
+// twice counts it once.
+type ReplyLog interface {
+	RecordReply(ctx context.Context, r commerce.Reply) error
+}
+
+// recordReply records a reply to o, when a log is set.
+func (b *Bot) recordReply(ctx context.Context, ev inbox.Event, o *commerce.Offer, buyer commerce.Buyer, intent commerce.Intent) error {
+	if b.Replies == nil {
+		return nil
+	}
+	return b.Replies.RecordReply(ctx, commerce.Reply{EventID: ev.ID, MerchantID: o.MerchantID, OfferID: o.ID, BuyerID: buyer.XUserID, Intent: intent, At: b.Now().UTC()})
+}
 
 // HandleEvent implements inbox.Handler.
 func (b *Bot) HandleEvent(ctx context.Context, ev inbox.Event) error {
@@ -156,6 +173,9 @@ func (b *Bot) onPost(ctx context.Context, ev inbox.Event, cat *commerce.Catalog,
 	case errors.Is(err, commerce.ErrNoMatch):
 		return nil
 	case errors.As(err, &me) && errors.Is(err, commerce.ErrVariantRequired):
+		if err := b.recordReply(ctx, ev, me.Offer, buyer, 0); err != nil {
+			return err
+		}
 		pub.Title = me.Offer.Title
 		pub.Choices = variantChoices(me.Offer)
 		return reply("reply_choose_variant", pub)
@@ -163,6 +183,9 @@ func (b *Bot) onPost(ctx context.Context, ev inbox.Event, cat *commerce.Catalog,
 		pub.Choices = offerChoices(me.Candidates)
 		return reply("reply_choose_offer", pub)
 	case err != nil:
+		return err
+	}
+	if err := b.recordReply(ctx, ev, match.Offer, buyer, match.Intent); err != nil {
 		return err
 	}
 	o := match.Offer

@@ -192,7 +192,11 @@ type Merchant struct {
 	AccessSecret string       `yaml:"access_secret"`
 	Currency     string       `yaml:"currency"`
 	OrderWebhook OrderWebhook `yaml:"order_webhook"`
-	Offers       []Offer      `yaml:"offers"`
+	// DashboardToken opens the merchant page (/merchant) on this merchant's
+	// orders only; empty turns the page off for the merchant. When set it
+	// is at least MinDashboardToken characters and unique.
+	DashboardToken string  `yaml:"dashboard_token"`
+	Offers         []Offer `yaml:"offers"`
 	// Templates overrides the bot's answers by name (text/template); see
 	// the README for the names and the fields each may use.
 	Templates map[string]string `yaml:"templates"`

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashcart/hashcart/commerce"
 )
@@ -202,6 +203,7 @@ func (v *validator) merchants(ms []Merchant) {
 	ids := map[string]string{}      // merchant id -> path of first use
 	users := map[string]string{}    // x_user_id -> path of first use
 	posts := map[string]postClaim{} // post id -> first claim
+	tokens := map[string]string{}   // dashboard_token -> path of first use
 	for i := range ms {
 		m := &ms[i]
 		p := fmt.Sprintf("merchants[%d]", i)
@@ -242,6 +244,7 @@ func (v *validator) merchants(ms []Merchant) {
 			v.httpURL(p+".order_webhook.url", m.OrderWebhook.URL, "https://shop.example/orders")
 			v.required(p+".order_webhook.secret", m.OrderWebhook.Secret, "it signs each order sent to url")
 		}
+		v.dashboardToken(p+".dashboard_token", m.DashboardToken, tokens)
 		offerIDs := map[string]string{}
 		for j := range m.Offers {
 			o := &m.Offers[j]
@@ -276,6 +279,27 @@ func (v *validator) merchants(ms []Merchant) {
 				}
 			}
 		}
+	}
+}
+
+// MinDashboardToken is the shortest dashboard_token accepted: long enough
+// that guessing one is hopeless.
+const MinDashboardToken = 32
+
+// dashboardToken checks a merchant's dashboard_token: empty (page off), or
+// long and not shared with another merchant. The token itself is never put
+// in a problem.
+func (v *validator) dashboardToken(path, token string, seen map[string]string) {
+	if token == "" {
+		return
+	}
+	if n := utf8.RuneCountInString(token); n < MinDashboardToken {
+		v.add(path, "generate one with: openssl rand -hex 24", "is %d characters, must be at least %d", n, MinDashboardToken)
+	}
+	if first, dup := seen[token]; dup {
+		v.add(path, "each merchant needs its own token: it shows that merchant's orders", "is the same as the token at line %d", v.line(first))
+	} else {
+		seen[token] = path
 	}
 }
 

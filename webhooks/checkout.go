@@ -59,6 +59,10 @@ type CheckoutPages struct {
 	PublicURL string
 	Now       func() time.Time
 	Log       *slog.Logger
+	// Opened, when set, records that a hold's checkout page was opened
+	// (the merchant page counts the first time); a failure is logged and
+	// the page still shown.
+	Opened func(ctx context.Context, holdID int64, now time.Time) error
 }
 
 // Mount registers the pages.
@@ -295,6 +299,11 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 	h, err := p.Store.Hold(ctx, tok.Target.ID)
 	if err != nil {
 		return err
+	}
+	if p.Opened != nil {
+		if err := p.Opened(ctx, h.ID, p.Now()); err != nil {
+			p.Log.Warn("record checkout page opened", "hold", h.ID, "err", err)
+		}
 	}
 	if o, err := p.Orders.OrderForHold(ctx, h.ID); err == nil && o.Status != commerce.OrderPending {
 		return p.orderState(c, o)

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashcart/hashcart/commerce"
@@ -84,30 +81,5 @@ func exportOrders(ctx context.Context, cfg *config.Config, log *slog.Logger, mer
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"order", "status", "created_at", "items", "total", "currency", "name", "line1", "line2", "city", "region", "postal_code", "country", "email", "payment"})
-	for _, o := range orders {
-		items := make([]string, len(o.Lines))
-		for i, l := range o.Lines {
-			items[i] = strconv.Itoa(l.Quantity) + " × " + l.Title
-			if l.Variant != "" {
-				items[i] += " (" + l.Variant + ")"
-			}
-		}
-		a := o.Shipping
-		cw.Write([]string{o.Reference(), string(o.Status), o.CreatedAt.UTC().Format(time.RFC3339), strings.Join(items, "; "),
-			minorUnits(o.Total), o.Total.Currency, a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country, o.Contact.Email, o.PaymentRef})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// minorUnits writes an amount as the decimal a spreadsheet reads: "25.00".
-func minorUnits(m commerce.Money) string {
-	exp, ok := commerce.CurrencyExponent(m.Currency)
-	if !ok || exp == 0 {
-		return strconv.FormatInt(m.Amount, 10)
-	}
-	s := fmt.Sprintf("%0*d", exp+1, m.Amount)
-	return s[:len(s)-exp] + "." + s[len(s)-exp:]
+	return commerce.WriteOrdersCSV(w, orders)
 }

@@ -81,7 +81,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Forget: svc.forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
 		Now: time.Now, Log: log,
 	}
+	pages.Opened = svc.db.Shop().MarkLinkOpened
 	pages.Mount(app)
+	mountMerchantPage(app, svc, cfg, log)
 	apply := func(ctx context.Context, o commerce.PaymentOutcome) error {
 		err := svc.checkout.Apply(ctx, o)
 		if err == nil {

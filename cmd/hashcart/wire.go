@@ -139,6 +139,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), Waitlist: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
 		Stores:      db.Shop(),
 		Outbox:      db.Outbox(),
+		Replies:     db.Shop(),
 		Templates:   tpl,
 		CartLinkTTL: cfg.Checkout.CartLinkTTL.Duration,
 		Now:         now,
