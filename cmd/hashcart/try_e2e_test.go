@@ -66,7 +66,7 @@ func TestTryPrintsWhatTheBotWouldAnswer(t *testing.T) {
 			[]string{"match:    offer sticker", "is yours to claim, free"}},
 		{"cart", []string{"--at", drop, "@acme #AddToCart VINYL1 black"}, 0,
 			[]string{"match:    offer signed-vinyl", "add to cart", "cart:     1 line(s), $25.00"}},
-		{"before the drop", []string{"@acme #BuyNow red"}, 3,
+		{"before the drop", []string{"--at", "2026-11-01T00:00:00Z", "@acme #BuyNow red"}, 3,
 			[]string{"match:    offer signed-vinyl", "goes on sale Dec 1 at 17:00 UTC", "no hold:"}},
 		{"no hashtag", []string{"@acme love it"}, 3,
 			[]string{"no match: the reply has no hashtag"}},
