@@ -1,6 +1,7 @@
 // Command hashcart runs the hashcart service: it turns replies to a
 // merchant's posts on X into private checkout links, orders and deliveries.
 //
+//	hashcart demo    [--config FILE] [--data DIR] [--listen ADDR]   try it in a browser
 //	hashcart serve   [--config FILE]   run the service
 //	hashcart check   [--config FILE]   validate the configuration
 //	hashcart keys new|rotate           manage the data key
@@ -23,11 +24,15 @@ var version = "dev"
 const usage = `hashcart turns replies to a merchant's posts on X into checkout links and orders.
 
 Usage:
+  hashcart demo    [--data DIR] [--listen ADDR] [--config FILE]
+                                     try it in one command: the service, a simulated X
+                                     and sandbox payments, with a page to shop from
   hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
   hashcart check   [--config FILE]   validate the configuration and report every problem
   hashcart version                   print the version
 
---config defaults to $HASHCART_CONFIG, else config.yaml.
+--config defaults to $HASHCART_CONFIG, else config.yaml (for demo: the built-in
+config.example.yaml).
 `
 
 func main() {
@@ -46,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return serveCmd(ctx, rest, stderr)
+	case "demo":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return demoCmd(ctx, rest, stdout, stderr)
 	case "check":
 		return checkCmd(rest, stdout, stderr)
 	case "keys":
