@@ -62,6 +62,8 @@ type threadItem struct {
 // inboxView is the shopper's conversation with the merchants.
 type inboxView struct {
 	Messages []message
+	// Received counts the merchants' messages.
+	Received int
 }
 
 // message is one DM; Parts has its links made clickable.
@@ -131,6 +133,9 @@ func (d *Demo) liveParts(v pageView) (map[string]string, error) {
 		if err := add("thread-"+p.ID, "thread", p); err != nil {
 			return nil, err
 		}
+	}
+	if err := add("dm-count", "dmcount", v.Inbox); err != nil {
+		return nil, err
 	}
 	if err := add("inbox", "inbox", v.Inbox); err != nil {
 		return nil, err
@@ -247,6 +252,7 @@ func (d *Demo) view(ctx context.Context, handle string) pageView {
 	for _, dm := range dms {
 		if m := byMerchant(dm.AuthorToken); m != nil {
 			v.Inbox.Messages = append(v.Inbox.Messages, message{Who: "@" + m.ScreenName, Parts: linkify(dm.Text), At: dm.At})
+			v.Inbox.Received++
 		}
 	}
 	for _, s := range sent {
