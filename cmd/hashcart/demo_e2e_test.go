@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -85,75 +86,71 @@ func startDemo(t *testing.T, args ...string) *demoRun {
 	return d
 }
 
-// A new user's demo: no configuration, no environment, one URL printed;
-// a reply typed on the page reaches the real bot, whose public answer and
-// checkout DM come back to the page. Stopping it with Ctrl-C is clean.
-func TestDemoStartsWithNothingAndAnswersAReply(t *testing.T) {
-	d := startDemo(t, "--data", t.TempDir(), "--listen", "127.0.0.1:0")
-	if n := len(demoURLLine.FindAllString(d.out.String(), -1)); n != 1 {
-		t.Fatalf("demo printed %d URLs, want 1:\n%s", n, d.out.String())
-	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 40 * time.Second}
-	get := func(u string) (int, string) {
-		t.Helper()
-		resp, err := c.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	post := func(path string, form url.Values) {
-		t.Helper()
-		resp, err := c.PostForm(strings.TrimSuffix(d.url, "/demo")+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || strings.Contains(resp.Request.URL.RawQuery, "problem=") {
-			t.Fatalf("POST %s: %d at %s\n%s", path, resp.StatusCode, resp.Request.URL, b)
-		}
-	}
-	if code, body := get(d.url); code != 200 || !strings.Contains(body, `name="handle"`) {
-		t.Fatalf("first visit: %d, no handle picker:\n%s", code, body)
-	}
-	post("/demo/handle", url.Values{"handle": {"grace"}})
-	code, body := get(d.url)
-	for _, want := range []string{"@grace", "Acme tote bag", "$18.00", "50 left", `value="#BuyNow"`} {
-		if code != 200 || !strings.Contains(body, want) {
-			t.Fatalf("the feed (%d) lacks %q:\n%s", code, want, body)
-		}
-	}
-	post("/demo/reply", url.Values{"post_id": {"1860000000000000002"}, "quick": {"#BuyNow"}})
+// shopperClient is a cookie-keeping HTTP client on the demo page.
+type shopperClient struct {
+	t    *testing.T
+	d    *demoRun
+	c    *http.Client
+	v    string
+	last map[string]string
+}
 
-	// The live endpoint answers when something changed, until the bot's
-	// reply and DM are both there.
+func newShopperClient(t *testing.T, d *demoRun) *shopperClient {
+	jar, _ := cookiejar.New(nil)
+	return &shopperClient{t: t, d: d, c: &http.Client{Jar: jar, Timeout: 40 * time.Second}, v: "0"}
+}
+
+func (s *shopperClient) get(u string) (int, string) {
+	s.t.Helper()
+	resp, err := s.c.Get(u)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// post sends a form of the page and fails unless it came back without a
+// problem.
+func (s *shopperClient) post(path string, form url.Values) {
+	s.t.Helper()
+	resp, err := s.c.PostForm(strings.TrimSuffix(s.d.url, "/demo")+path, form)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(resp.Request.URL.RawQuery, "problem=") {
+		s.t.Fatalf("POST %s: %d at %s\n%s", path, resp.StatusCode, resp.Request.URL, b)
+	}
+}
+
+// waitLive follows the page's long poll until ok accepts its parts, and
+// returns them (or the last ones after 30 seconds).
+func (s *shopperClient) waitLive(ok func(parts map[string]string) bool) map[string]string {
+	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	var parts map[string]string
-	for v := "0"; time.Now().Before(deadline); {
-		_, raw := get(d.url + "/live?v=" + v)
+	for time.Now().Before(deadline) {
+		_, raw := s.get(s.d.url + "/live?v=" + s.v)
 		var state struct {
 			V     json.Number       `json:"v"`
 			Parts map[string]string `json:"parts"`
 		}
 		if err := json.Unmarshal([]byte(raw), &state); err != nil {
-			t.Fatalf("live: %v: %s", err, raw)
+			s.t.Fatalf("live: %v: %s", err, raw)
 		}
-		v, parts = state.V.String(), state.Parts
-		if strings.Contains(parts["thread-1860000000000000002"], "Check your DMs") && strings.Contains(parts["inbox"], "/checkout/") {
+		s.v, s.last = state.V.String(), state.Parts
+		if ok(s.last) {
 			break
 		}
 	}
-	if !strings.Contains(parts["thread-1860000000000000002"], "@grace Got it! Check your DMs") {
-		t.Fatalf("no public reply under the post: %q", parts["thread-1860000000000000002"])
-	}
-	if !strings.Contains(parts["inbox"], "1 × Acme tote bag: $18.00") || !strings.Contains(parts["offers-1860000000000000002"], "49 left") {
-		t.Fatalf("inbox %q, offer %q", parts["inbox"], parts["offers-1860000000000000002"])
-	}
+	return s.last
+}
 
+// stop sends Ctrl-C and fails unless the demo exits cleanly.
+func (d *demoRun) stop(t *testing.T) {
+	t.Helper()
 	_ = d.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-d.done:
@@ -163,4 +160,71 @@ func TestDemoStartsWithNothingAndAnswersAReply(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not stop on Ctrl-C")
 	}
+}
+
+// A new user's demo: no configuration, no environment, one URL printed;
+// a reply typed on the page reaches the real bot, whose public answer and
+// checkout DM come back to the page. Stopping it with Ctrl-C is clean.
+func TestDemoStartsWithNothingAndAnswersAReply(t *testing.T) {
+	d := startDemo(t, "--listen", "127.0.0.1:0")
+	if n := len(demoURLLine.FindAllString(d.out.String(), -1)); n != 1 {
+		t.Fatalf("demo printed %d URLs, want 1:\n%s", n, d.out.String())
+	}
+	s := newShopperClient(t, d)
+	if code, body := s.get(d.url); code != 200 || !strings.Contains(body, `name="handle"`) {
+		t.Fatalf("first visit: %d, no handle picker:\n%s", code, body)
+	}
+	s.post("/demo/handle", url.Values{"handle": {"grace"}})
+	code, body := s.get(d.url)
+	for _, want := range []string{"@grace", "Acme tote bag", "$18.00", "50 left", `value="#BuyNow"`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("the feed (%d) lacks %q:\n%s", code, want, body)
+		}
+	}
+	s.post("/demo/reply", url.Values{"post_id": {totePost}, "quick": {"#BuyNow"}})
+	parts := s.waitLive(func(p map[string]string) bool {
+		return strings.Contains(p["thread-"+totePost], "Check your DMs") && strings.Contains(p["inbox"], "/checkout/")
+	})
+	if !strings.Contains(parts["thread-"+totePost], "@grace Got it! Check your DMs") {
+		t.Fatalf("no public reply under the post: %q", parts["thread-"+totePost])
+	}
+	if !strings.Contains(parts["inbox"], "1 × Acme tote bag: $18.00") || !strings.Contains(parts["offers-"+totePost], "49 left") {
+		t.Fatalf("inbox %q, offer %q", parts["inbox"], parts["offers-"+totePost])
+	}
+	d.stop(t)
+	if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "hashcart-demo-*", "hashcart.db")); len(m) > 0 {
+		// Other runs may be going on; only say what is there.
+		t.Logf("demo folders present after exit (other runs?): %v", m)
+	}
+}
+
+// With --data the database outlives the run: a second demo on the same
+// folder starts (same data key, migrations done) and still holds the first
+// run's stock, and a new reply is taken, not mistaken for an old event.
+func TestDemoDataFolderKeepsTheShopAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	d := startDemo(t, "--data", dir, "--listen", "127.0.0.1:0")
+	s := newShopperClient(t, d)
+	s.post("/demo/handle", url.Values{"handle": {"grace"}})
+	s.post("/demo/reply", url.Values{"post_id": {totePost}, "quick": {"#BuyNow"}})
+	if p := s.waitLive(func(p map[string]string) bool { return strings.Contains(p["offers-"+totePost], "49 left") }); !strings.Contains(p["offers-"+totePost], "49 left") {
+		t.Fatalf("first run: %q", p["offers-"+totePost])
+	}
+	d.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "hashcart.db.key")); err != nil {
+		t.Fatalf("no data key kept beside the database: %v", err)
+	}
+
+	d2 := startDemo(t, "--data", dir, "--listen", "127.0.0.1:0")
+	s2 := newShopperClient(t, d2)
+	s2.post("/demo/handle", url.Values{"handle": {"linus"}})
+	if _, body := s2.get(d2.url); !strings.Contains(body, "49 left") {
+		t.Fatalf("second run forgot the first run's hold: the feed shows\n%s", body)
+	}
+	s2.post("/demo/reply", url.Values{"post_id": {totePost}, "quick": {"#BuyNow"}})
+	p := s2.waitLive(func(p map[string]string) bool { return strings.Contains(p["inbox"], "/checkout/") })
+	if !strings.Contains(p["inbox"], "1 × Acme tote bag") || !strings.Contains(p["offers-"+totePost], "48 left") {
+		t.Fatalf("second run's reply: inbox %q, offer %q", p["inbox"], p["offers-"+totePost])
+	}
+	d2.stop(t)
 }
