@@ -147,3 +147,24 @@ func (s *Server) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
+
+// Changes returns a channel that is closed at the next change to the
+// recorded posts or direct messages (or at Reset). Each channel is closed
+// once: after it closes, call Changes again for the next change. Callers
+// that read the records after taking the channel miss no change.
+func (s *Server) Changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// NewID returns a fresh id from the sequence the Server gives posts and
+// direct messages: unique and increasing, derived from the clock as X's
+// ids are, so ids made in a later run do not repeat earlier ones. Use it
+// for events the caller makes up, such as a user's reply sent with Deliver.
+func (s *Server) NewID() string {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids.next(now)
+}

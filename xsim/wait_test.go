@@ -72,3 +72,42 @@ func TestResetForgetsRecordsCountsAndFaults(t *testing.T) {
 		t.Errorf("after Reset: status %d, want 201 (faults cleared)", a.status)
 	}
 }
+
+func TestChangesClosesAtTheNextRecordOnly(t *testing.T) {
+	sim, srv, _ := start(t)
+	c := sim.Changes()
+	select {
+	case <-c:
+		t.Fatal("Changes closed before anything was recorded")
+	default:
+	}
+	send(t, srv, v2DM, oauthHeader(consumerKey, merchantToken))
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second): // a guard against hanging
+		t.Fatal("Changes not closed after a DM was recorded")
+	}
+	select {
+	case <-sim.Changes():
+		t.Fatal("the next Changes channel is closed before the next change")
+	default:
+	}
+}
+
+func TestNewIDNeverRepeatsRecordIDs(t *testing.T) {
+	sim, srv, _ := start(t) // a frozen clock: ids must still increase
+	a := sim.NewID()
+	send(t, srv, v2DM, oauthHeader(consumerKey, merchantToken))
+	b := sim.NewID()
+	dm := sim.DMs()[0].ID
+	seen := map[string]bool{}
+	for _, id := range []string{a, dm, b} {
+		if seen[id] {
+			t.Fatalf("id %s handed out twice (NewID %s, DM %s, NewID %s)", id, a, dm, b)
+		}
+		seen[id] = true
+	}
+	if !(len(a) == len(b) && a < dm && dm < b) {
+		t.Errorf("ids not increasing: %s, %s, %s", a, dm, b)
+	}
+}

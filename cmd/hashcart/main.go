@@ -1,6 +1,7 @@
 // Command hashcart runs the hashcart service: it turns replies to a
 // merchant's posts on X into private checkout links, orders and deliveries.
 //
+//	hashcart demo    [--config FILE] [--data DIR] [--listen ADDR]   try it in a browser
 //	hashcart serve   [--config FILE]   run the service
 //	hashcart check   [--config FILE]   validate the configuration
 //	hashcart keys new|rotate           manage the data key
@@ -27,6 +28,9 @@ var version = "dev"
 const usage = `hashcart turns replies to a merchant's posts on X into checkout links and orders.
 
 Usage:
+  hashcart demo    [--data DIR] [--listen ADDR] [--config FILE]
+                                     try it in one command: the service, a simulated X
+                                     and sandbox payments, with a page to shop from
   hashcart serve   [--config FILE]   run the service (webhooks, workers, checkout)
   hashcart check   [--config FILE]   validate the configuration and report every problem
   hashcart webhook register|list|subscribe|unsubscribe|crc|delete [--config FILE]
@@ -36,7 +40,8 @@ Usage:
                                      show what the bot would answer, without sending or selling
   hashcart version                   print the version
 
---config defaults to $HASHCART_CONFIG, else config.yaml.
+--config defaults to $HASHCART_CONFIG, else config.yaml (for demo: the built-in
+config.example.yaml).
 `
 
 func main() {
@@ -55,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return serveCmd(ctx, rest, stderr)
+	case "demo":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return demoCmd(ctx, rest, stdout, stderr)
 	case "check":
 		return checkCmd(rest, stdout, stderr)
 	case "keys":

@@ -56,6 +56,17 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // in-flight deliveries (whose commits are still being made), then the
 // committer, the workers and the sender stop, each finishing what it holds.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return serveWith(ctx, cfg, log, serveExtras{})
+}
+
+// serveExtras add to serve without changing what it runs (the demo's page).
+type serveExtras struct {
+	listener net.Listener               // used instead of listening on server.listen
+	mount    func(*fiber.App, *service) // adds routes after hashcart's own
+	ready    func(public string)        // called once HTTP accepts connections
+}
+
+func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serveExtras) error {
 	svc, err := newService(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -126,9 +137,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	if x.mount != nil {
+		x.mount(app, svc)
+	}
+	ln := x.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		}
 	}
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -145,6 +161,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("hashcart listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 		"webhook", cfg.Server.PublicURL+cfg.X.WebhookPath, "storage", cfg.Storage.Driver, "merchants", merchantIDs(cfg),
 		"x_api", cfg.X.APIVersion, "version", version, "pid", os.Getpid())
+	if x.ready != nil {
+		x.ready(cfg.Server.PublicURL)
+	}
 
 	var runErr error
 	select {
