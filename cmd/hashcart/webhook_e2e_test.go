@@ -41,8 +41,8 @@ type cliResult struct {
 	stdout, stderr string
 }
 
-// hashcart runs the binary with args and returns its exit code and output.
-func hashcart(t *testing.T, args ...string) cliResult {
+// runCLI runs the binary with args and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var out, errb bytes.Buffer
@@ -77,7 +77,7 @@ func webhookSetUp(t *testing.T, apiVersion string) {
 	cfg := cliConfig(t, s.config)
 	hookURL := s.base + "/webhooks/x"
 
-	r := hashcart(t, "webhook", "register", "--config", cfg)
+	r := runCLI(t, "webhook", "register", "--config", cfg)
 	m := webhookIDRE.FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
 		t.Fatalf("register: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -88,20 +88,20 @@ func webhookSetUp(t *testing.T, apiVersion string) {
 		t.Fatalf("X has %+v, want webhook %s for %s, valid after 1 answered CRC through API %s", hooks, id, hookURL, apiVersion)
 	}
 
-	if r := hashcart(t, "webhook", "register", "--config", cfg); r.code != 1 || !strings.Contains(r.stderr, "X already has webhook "+id) {
+	if r := runCLI(t, "webhook", "register", "--config", cfg); r.code != 1 || !strings.Contains(r.stderr, "X already has webhook "+id) {
 		t.Fatalf("second register: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	if n := len(s.sim.Webhooks()); n != 1 {
 		t.Fatalf("X has %d webhooks after registering twice", n)
 	}
 
-	if r := hashcart(t, "webhook", "subscribe", "--merchant", "acme", "--config", cfg); r.code != 0 {
+	if r := runCLI(t, "webhook", "subscribe", "--merchant", "acme", "--config", cfg); r.code != 0 {
 		t.Fatalf("subscribe: exit %d: %s", r.code, r.stderr)
 	}
 	if got := s.sim.Webhooks()[0].Subscribers; !slices.Equal(got, []string{testMerchant}) {
 		t.Fatalf("subscribers %v, want [%s]", got, testMerchant)
 	}
-	r = hashcart(t, "webhook", "list", "--config", cfg)
+	r = runCLI(t, "webhook", "list", "--config", cfg)
 	for _, want := range []string{"webhook " + id, hookURL, "valid", "subscribed: " + testMerchant + " (acme)"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Fatalf("list (exit %d) does not say %q:\n%s%s", r.code, want, r.stdout, r.stderr)
@@ -115,26 +115,26 @@ func webhookSetUp(t *testing.T, apiVersion string) {
 	}
 	wait(t, "the checkout DM", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 1) })
 
-	if r := hashcart(t, "webhook", "crc", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "valid") {
+	if r := runCLI(t, "webhook", "crc", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "valid") {
 		t.Fatalf("crc: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	if w := s.sim.Webhooks()[0]; w.CRCs != 2 || !w.Valid {
 		t.Fatalf("after crc: %+v, want 2 answered challenges", w)
 	}
 
-	if r := hashcart(t, "webhook", "unsubscribe", "--merchant", "acme", "--config", cfg); r.code != 0 {
+	if r := runCLI(t, "webhook", "unsubscribe", "--merchant", "acme", "--config", cfg); r.code != 0 {
 		t.Fatalf("unsubscribe: exit %d: %s", r.code, r.stderr)
 	}
 	if got := s.sim.Webhooks()[0].Subscribers; len(got) != 0 {
 		t.Fatalf("subscribers after unsubscribe: %v", got)
 	}
-	if r := hashcart(t, "webhook", "list", "--config", cfg); !strings.Contains(r.stdout, "no subscribed accounts") {
+	if r := runCLI(t, "webhook", "list", "--config", cfg); !strings.Contains(r.stdout, "no subscribed accounts") {
 		t.Fatalf("list after unsubscribe:\n%s", r.stdout)
 	}
 
 	// Without hashcart behind the URL the re-check fails, and says why.
 	s.stop(syscall.SIGTERM)
-	r = hashcart(t, "webhook", "crc", "--config", cfg)
+	r = runCLI(t, "webhook", "crc", "--config", cfg)
 	if r.code != 1 || !strings.Contains(r.stderr, "status 400") || !strings.Contains(r.stderr, "Unable to connect during CRC GET request") ||
 		!strings.Contains(r.stderr, "x.consumer_secret") {
 		t.Fatalf("crc without hashcart: exit %d, stderr:\n%s", r.code, r.stderr)
@@ -142,7 +142,7 @@ func webhookSetUp(t *testing.T, apiVersion string) {
 	if s.sim.Webhooks()[0].Valid {
 		t.Fatal("X still has the webhook as valid after a failed CRC")
 	}
-	if r := hashcart(t, "webhook", "delete", "--config", cfg); r.code != 0 || len(s.sim.Webhooks()) != 0 {
+	if r := runCLI(t, "webhook", "delete", "--config", cfg); r.code != 0 || len(s.sim.Webhooks()) != 0 {
 		t.Fatalf("delete: exit %d, X still has %+v: %s", r.code, s.sim.Webhooks(), r.stderr)
 	}
 }
@@ -169,7 +169,7 @@ func TestWebhookRegisterFailsClearlyWhenTheURLDoesNotAnswerTheCRC(t *testing.T) 
 				{"another consumer secret", stale.base + "/webhooks/x", "Invalid CRC token or json response format."},
 			}
 			for _, tc := range cases {
-				r := hashcart(t, "webhook", "register", "--url", tc.url, "--config", cfg)
+				r := runCLI(t, "webhook", "register", "--url", tc.url, "--config", cfg)
 				if r.code != 1 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "X could not verify "+tc.url) {
 					t.Errorf("%s: exit %d, stderr:\n%s", tc.name, r.code, r.stderr)
 				}
@@ -198,7 +198,7 @@ func TestWebhookCommandsRefuseIncompleteInput(t *testing.T) {
 		{"unknown subcommand", []string{"webhook", "create"}, 2, `unknown subcommand "create"`},
 	}
 	for _, tc := range cases {
-		r := hashcart(t, tc.args...)
+		r := runCLI(t, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.name, r.code, r.stderr, tc.code, tc.want)
 		}
