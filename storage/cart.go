@@ -92,10 +92,11 @@ func (s *Shop) cart(ctx context.Context, id int64) (commerce.Cart, error) {
 		ID         int64
 		MerchantID string
 		BuyerID    string
+		Status     string
 		UpdatedAt  time.Time
 	}
 	db := s.db.read(ctx)
-	if err := db.Raw(`SELECT id, merchant_id, buyer_id, updated_at FROM carts WHERE id = ?`, id).Scan(&head).Error; err != nil {
+	if err := db.Raw(`SELECT id, merchant_id, buyer_id, status, updated_at FROM carts WHERE id = ?`, id).Scan(&head).Error; err != nil {
 		return commerce.Cart{}, err
 	}
 	if len(head) == 0 {
@@ -105,7 +106,7 @@ func (s *Shop) cart(ctx context.Context, id int64) (commerce.Cart, error) {
 	if err := db.Raw(`SELECT * FROM cart_items WHERE cart_id = ? ORDER BY id`, id).Scan(&lines).Error; err != nil {
 		return commerce.Cart{}, err
 	}
-	c := commerce.Cart{ID: head[0].ID, MerchantID: head[0].MerchantID, BuyerID: head[0].BuyerID, UpdatedAt: head[0].UpdatedAt}
+	c := commerce.Cart{ID: head[0].ID, MerchantID: head[0].MerchantID, BuyerID: head[0].BuyerID, Status: commerce.CartStatus(head[0].Status), UpdatedAt: head[0].UpdatedAt}
 	for _, l := range lines {
 		c.Lines = append(c.Lines, commerce.CartLine{OfferID: l.OfferID, Title: l.Title, Variant: l.Variant, Quantity: l.Quantity,
 			UnitPrice: commerce.Money{Amount: l.UnitAmount, Currency: l.Currency}})

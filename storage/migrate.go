@@ -29,6 +29,7 @@ var migrations = []migration{
 	{7, "provider customers", customersSchema},
 	{8, "reminder indexes", remindersSchema},
 	{9, "reminder skips", reminderSkipsSchema},
+	{11, "cart checkout", cartCheckoutSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.
