@@ -47,10 +47,9 @@ func (r holdRow) hold() commerce.Hold {
 		cartID = *r.CartID
 	}
 	return commerce.Hold{
-		CartID: cartID,
-		ID:     r.ID, MerchantID: r.MerchantID, OfferID: r.OfferID, Variant: r.Variant, BuyerID: r.BuyerID,
+		ID: r.ID, MerchantID: r.MerchantID, OfferID: r.OfferID, Variant: r.Variant, BuyerID: r.BuyerID,
 		Quantity: r.Quantity, UnitPrice: commerce.Money{Amount: r.UnitAmount, Currency: r.Currency},
-		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
+		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, CartID: cartID,
 	}
 }
 
