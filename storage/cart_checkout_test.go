@@ -298,3 +298,29 @@ func TestLateCartPaymentIsRefundedWholeWhenALineIsGone(t *testing.T) {
 		}
 	})
 }
+
+// A cart's payment session that expires cancels the order and returns the
+// units of every line.
+func TestExpiredCartPaymentSessionReturnsEveryLine(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		shop, cat := newCartShop(t, db, clk)
+		_, _, tote, last := cartCatalog()
+		c := fillCart(t, shop, buyer(1), commerce.Match{Offer: tote, Quantity: 2}, commerce.Match{Offer: last, Quantity: 1})
+		holds, err := shop.CheckOutCart(ctx, c, cat, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := placeCartOrder(t, db, holds, "Tote", "Last print")
+		if err := db.Orders().CancelPendingOrder(ctx, o.ID, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.Orders().Order(ctx, o.ID); got.Status != commerce.OrderCancelled {
+			t.Fatalf("order is %s, want cancelled", got.Status)
+		}
+		if l, to := remaining(t, db, last, ""), remaining(t, db, tote, ""); l != 1 || to != 50 {
+			t.Fatalf("left: print %d tote %d; want 1 and 50", l, to)
+		}
+	})
+}

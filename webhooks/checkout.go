@@ -264,6 +264,9 @@ func (p *CheckoutPages) orderState(c *fiber.Ctx, o commerce.Order) error {
 	case commerce.OrderRefunded:
 		v.Heading = "Order " + o.Reference() + " was refunded"
 		v.Message = "The item sold out before your payment arrived, so your payment was refunded in full."
+		if len(o.Lines) > 1 {
+			v.Message = "An item of your cart sold out before your payment arrived, so nothing was sold and your payment was refunded in full."
+		}
 	default:
 		v.Heading = "Order " + o.Reference() + " is " + string(o.Status)
 	}

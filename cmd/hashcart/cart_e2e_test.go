@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/commerce/stripepay/stripemock"
 	"github.com/hashcart/hashcart/storage"
+	"github.com/hashcart/hashcart/storage/storagetest"
 	"github.com/hashcart/hashcart/xsim"
 )
 
@@ -29,8 +32,15 @@ func addToCart(post, tweetID string, user int, text string) map[string]any {
 // Two #AddToCart replies, the cart's link, one change of quantity, check
 // out, pay 4242 once: one paid order with both lines, both offers' stock
 // sold, one confirmation DM, and the merchant receives one order with two
-// lines.
+// lines. On SQLite, and on PostgreSQL when HASHCART_TEST_POSTGRES_DSN is
+// set.
 func TestWholeCartIsCheckedOutAndPaidOnce(t *testing.T) {
+	for _, drv := range storagetest.Drivers() {
+		t.Run(drv, func(t *testing.T) { wholeCartIsCheckedOutAndPaidOnce(t, drv) })
+	}
+}
+
+func wholeCartIsCheckedOutAndPaidOnce(t *testing.T, driver string) {
 	var mu sync.Mutex
 	var deliveries []commerce.HandoffOrder
 	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,18 +55,14 @@ func TestWholeCartIsCheckedOutAndPaidOnce(t *testing.T) {
 	}))
 	defer merchant.Close()
 	t.Setenv("E2E_ORDER_WEBHOOK", merchant.URL)
-	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }\njobs: { handoff: \"@every 1s\" }")
+	s := startShop(t, driver, "outbox: { poll_interval: 50ms }\njobs: { handoff: \"@every 1s\" }")
 	ctx := context.Background()
 
-	s.deliver(t, addToCart("1001", "7001", 1, "#AddToCart red"))
-	s.linkFor(t, 1)
-	s.deliver(t, addToCart("1006", "7002", 1, "#AddToCart"))
-	link := s.linkFor(t, 2)
+	link, review := fillTwoLineCart(t, s)
 	if dms := s.sim.DMs(); !strings.Contains(dms[1].Text, "1 × Signed vinyl (red)") || !strings.Contains(dms[1].Text, "Numbered print") {
 		t.Fatalf("cart DM %q", dms[1].Text)
 	}
 
-	review := get(t, link)
 	if review.status != 200 || !strings.Contains(review.body, "Signed vinyl (red)") || !strings.Contains(review.body, "Numbered print") ||
 		!strings.Contains(review.body, "Check out · $65.00") {
 		t.Fatalf("cart page %d:\n%s", review.status, review.body)
@@ -167,5 +173,84 @@ func TestWholeCartIsCheckedOutAndPaidOnce(t *testing.T) {
 	if len(deliveries) != 1 || deliveries[0].ID != "HC-000001" || len(deliveries[0].Items) != 2 || deliveries[0].Total.Amount != 9000 ||
 		deliveries[0].Items[0].Quantity != 2 || deliveries[0].Items[1].OfferID != "ten" {
 		t.Fatalf("merchant got %+v, want one order with two lines", deliveries)
+	}
+}
+
+// fillTwoLineCart puts a red vinyl and a numbered print in shopper 1's cart
+// and returns the cart's link and its review page.
+func fillTwoLineCart(t *testing.T, s *shop) (string, page) {
+	t.Helper()
+	s.deliver(t, addToCart("1001", "7001", 1, "#AddToCart red"))
+	s.linkFor(t, 1)
+	s.deliver(t, addToCart("1006", "7002", 1, "#AddToCart"))
+	link := s.linkFor(t, 2)
+	return link, get(t, link)
+}
+
+// A line that can't be held at checkout is named, nothing is held, and the
+// buyer can go on without it.
+func TestCartCheckoutNamesTheLineItCannotHoldAndGoesOnWithoutIt(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "")
+	ctx := context.Background()
+	link, review := fillTwoLineCart(t, s)
+	// Meanwhile the shopper holds the print (limited to 1) by #BuyNow.
+	s.deliver(t, addToCart("1006", "7003", 1, "#BuyNow"))
+	s.linkFor(t, 3)
+	csrf := csrfOf(t, review)
+	refused := postForm(t, link+"/cart", url.Values{"csrf": {csrf}})
+	if refused.status != 409 || !strings.Contains(refused.body, "Numbered print is limited to 1 per customer") || !strings.Contains(refused.body, "Check out without them") {
+		t.Fatalf("check out with a line over the limit: %d\n%s", refused.status, refused.body)
+	}
+	if h, err := s.db.Shop().Hold(ctx, 2); err == nil {
+		t.Fatalf("a hold was made although a line failed: %+v", h)
+	}
+	rest := postForm(t, link+"/cart", url.Values{"csrf": {csrf}, "skip": {"ten|"}})
+	if rest.status != 303 {
+		t.Fatalf("check out the rest: %d\n%s", rest.status, rest.body)
+	}
+	form := get(t, link)
+	if !strings.Contains(form.body, "1 × Signed vinyl (red)") || strings.Contains(form.body, "Numbered print") || !strings.Contains(form.body, "Continue to payment · $25.00") {
+		t.Fatalf("details page:\n%s", form.body)
+	}
+	payOnThePage(t, link)
+	o, err := s.db.Orders().OrderForHold(ctx, 2)
+	if err != nil || o.Status != commerce.OrderPaid || len(o.Lines) != 1 || o.Lines[0].OfferID != "signed-vinyl" {
+		t.Fatalf("order = %+v, %v", o, err)
+	}
+	// The #BuyNow hold on the print is untouched and still its own.
+	if h, _ := s.db.Shop().Hold(ctx, 1); h.Status != commerce.HoldActive || h.CartID != 0 {
+		t.Fatalf("#BuyNow hold = %+v", h)
+	}
+}
+
+// The cart's one payment through Stripe (stripe-mock): one Checkout
+// Session for the total; its completion sells every line.
+func TestWholeCartPaidThroughStripe(t *testing.T) {
+	mock := stripemock.Start(t)
+	s := startShop(t, storage.DriverSQLite, fmt.Sprintf("outbox: { poll_interval: 50ms }\npayments: { provider: stripe, stripe: { api_key: sk_test_e2e, api_base_url: %q, webhook_secret: whsec_e2e } }", mock))
+	ctx := context.Background()
+	link, review := fillTwoLineCart(t, s)
+	if p := postForm(t, link+"/cart", url.Values{"csrf": {csrfOf(t, review)}}); p.status != 303 {
+		t.Fatalf("check out: %d\n%s", p.status, p.body)
+	}
+	next := postForm(t, link, shipping(csrfOf(t, get(t, link))))
+	if next.status != 303 || next.location == "" || strings.HasPrefix(next.location, s.base) {
+		t.Fatalf("submit: %d to %q, want the Checkout Session\n%s", next.status, next.location, next.body)
+	}
+	o, err := s.db.Orders().OrderForHold(ctx, 1)
+	if err != nil || o.Status != commerce.OrderPending || o.Provider != "stripe" || o.Total.Amount != 6500 || len(o.Lines) != 2 {
+		t.Fatalf("order before payment = %+v, %v", o, err)
+	}
+	if code := postStripe(t, s.base+"/webhooks/stripe", stripeEvent("evt_cart_paid", "checkout.session.completed", o.ID, o.Reference()), time.Now()); code != 200 {
+		t.Fatalf("completed event: %d", code)
+	}
+	dms := wait(t, "the confirmation DM", func(ctx context.Context) ([]xsim.DM, error) { return s.sim.WaitDMs(ctx, 3) })
+	if c := dms[2].Text; !strings.Contains(c, "HC-000001 is confirmed") || !strings.Contains(c, "Numbered print") || !strings.Contains(c, "$65.00") {
+		t.Fatalf("confirmation DM %q", c)
+	}
+	for id := int64(1); id <= 2; id++ {
+		if h, _ := s.db.Shop().Hold(ctx, id); h.Status != commerce.HoldConverted {
+			t.Fatalf("hold %d is %s, want converted", id, h.Status)
+		}
 	}
 }
