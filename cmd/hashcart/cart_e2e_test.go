@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/hashcart/hashcart/commerce/stripepay/stripemock"
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/storage/storagetest"
+	"github.com/hashcart/hashcart/vault"
 	"github.com/hashcart/hashcart/xsim"
 )
 
@@ -24,7 +27,7 @@ import (
 // tweet id (replyTo uses one id per shopper).
 func addToCart(post, tweetID string, user int, text string) map[string]any {
 	return xsim.TweetCreate(testMerchant, xsim.Tweet{
-		ID: tweetID, Text: text, UserID: "90" + string(rune('0'+user)), ScreenName: "shopper" + string(rune('0'+user)),
+		ID: tweetID, Text: text, UserID: fmt.Sprint(900 + user), ScreenName: fmt.Sprintf("shopper%d", user),
 		InReplyToStatusID: post, InReplyToUserID: testMerchant, InReplyToScreenName: "acme",
 	})
 }
@@ -152,6 +155,17 @@ func wholeCartIsCheckedOutAndPaidOnce(t *testing.T, driver string) {
 	if again := get(t, link); !strings.Contains(again.body, "is confirmed") {
 		t.Fatalf("cart link after payment:\n%s", again.body)
 	}
+	// The merchant's export and the buyer's history show one order, two lines.
+	cmd := exec.Command(binary, "orders", "export", "--config", s.config, "--merchant", "acme", "--format", "csv")
+	cmd.Env = append(os.Environ(), vault.EnvVar+"="+testDataKey)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "HC-000001,paid,") ||
+		!strings.Contains(string(out), "2 × Signed vinyl (red); 1 × Numbered print,90.00,USD") || strings.Count(string(out), "HC-") != 1 {
+		t.Fatalf("export (%v):\n%s", err, out)
+	}
+	s.deliver(t, dmFrom(1, "8201", "orders"))
+	if h := get(t, s.linkFor(t, 4)); !strings.Contains(h.body, "HC-000001") || !strings.Contains(h.body, "2 × Signed vinyl (red)") || !strings.Contains(h.body, "1 × Numbered print") {
+		t.Fatalf("history:\n%s", h.body)
+	}
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -165,8 +179,8 @@ func wholeCartIsCheckedOutAndPaidOnce(t *testing.T, driver string) {
 	}
 	time.Sleep(1500 * time.Millisecond) // later ticks and the outbox: nothing more
 	s.settle(t)
-	if n := len(s.sim.DMs()); n != 3 {
-		t.Fatalf("%d DMs, want 3 (two cart DMs, one confirmation)", n)
+	if n := len(s.sim.DMs()); n != 4 {
+		t.Fatalf("%d DMs, want 4 (two cart DMs, one confirmation, the history link)", n)
 	}
 	mu.Lock()
 	defer mu.Unlock()
