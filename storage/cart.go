@@ -76,9 +76,12 @@ func (s *Shop) AddToCart(ctx context.Context, a commerce.CartAdd) (commerce.Cart
 	return cart, err
 }
 
+// openCartID finds the buyer's open cart and locks it until the
+// transaction ends (PostgreSQL), so nothing is added to a cart being
+// checked out: once CheckOutCart commits, the cart is no longer open here.
 func (s *Shop) openCartID(ctx context.Context, merchantID, buyerID string) (int64, error) {
 	var ids []int64
-	if err := s.db.write(ctx).Raw(`SELECT id FROM carts WHERE merchant_id = ? AND buyer_id = ? AND status = 'open'`, merchantID, buyerID).Scan(&ids).Error; err != nil {
+	if err := s.db.write(ctx).Raw(`SELECT id FROM carts WHERE merchant_id = ? AND buyer_id = ? AND status = 'open'`+s.db.forUpdateWait(), merchantID, buyerID).Scan(&ids).Error; err != nil {
 		return 0, fmt.Errorf("find open cart: %w", err)
 	}
 	if len(ids) == 0 {

@@ -129,12 +129,14 @@ func (p *CheckoutPages) showCart(c *fiber.Ctx, tok commerce.Token, status int, n
 			v.Problems = append(v.Problems, problemText(pr))
 			skip[pr.Line.Key()] = true
 		}
-		left := 0
+		left, rest := 0, commerce.Money{Currency: cart.Total().Currency}
 		for _, l := range cart.Lines {
 			if !skip[l.Key()] {
 				left++
+				rest.Amount += l.Total().Amount
 			}
 		}
+		v.RestTotal = rest.String()
 		for _, l := range cart.Lines {
 			if skip[l.Key()] && left > 0 {
 				v.Skip = append(v.Skip, l.Key())

@@ -105,6 +105,7 @@ type pageView struct {
 	CartLines []cartLineView
 	Problems  []string
 	Skip      []string
+	RestTotal string
 }
 
 // choice is an option of a select.

@@ -212,7 +212,7 @@ func TestCartCheckoutNamesTheLineItCannotHoldAndGoesOnWithoutIt(t *testing.T) {
 	s.linkFor(t, 3)
 	csrf := csrfOf(t, review)
 	refused := postForm(t, link+"/cart", url.Values{"csrf": {csrf}})
-	if refused.status != 409 || !strings.Contains(refused.body, "Numbered print is limited to 1 per customer") || !strings.Contains(refused.body, "Check out without them") {
+	if refused.status != 409 || !strings.Contains(refused.body, "Numbered print is limited to 1 per customer") || !strings.Contains(refused.body, "Check out without them · $25.00") {
 		t.Fatalf("check out with a line over the limit: %d\n%s", refused.status, refused.body)
 	}
 	if h, err := s.db.Shop().Hold(ctx, 2); err == nil {
