@@ -12,9 +12,20 @@ type Cart struct {
 	ID         int64
 	MerchantID string
 	BuyerID    string
+	Status     CartStatus
 	Lines      []CartLine
 	UpdatedAt  time.Time
 }
+
+// CartStatus is where a cart is in its life.
+type CartStatus string
+
+// Cart statuses.
+const (
+	CartOpen       CartStatus = "open"        // being filled; nothing held
+	CartCheckedOut CartStatus = "checked_out" // its lines became holds (CheckOutCart)
+	CartEmptied    CartStatus = "emptied"     // the buyer emptied it
+)
 
 // CartLine is one offer (and variant) in a cart.
 type CartLine struct {
@@ -63,6 +74,21 @@ type CartStore interface {
 	// OpenCart returns the buyer's open cart with the merchant, or
 	// ErrNotFound.
 	OpenCart(ctx context.Context, merchantID, buyerID string) (Cart, error)
+	// CheckOutCart holds every line of an open cart that is not skipped, in
+	// one transaction, and marks the cart checked out. When any line cannot
+	// be held (c.Check's error, ErrSoldOut, a *LimitError) nothing changes
+	// and a *CartCheckoutError lists every such line. A cart already
+	// checked out returns the holds it got then. ErrNotFound when the cart
+	// is not the buyer's open or checked-out cart; ErrInvalid when every
+	// line is skipped.
+	CheckOutCart(ctx context.Context, c CartCheckout) ([]Hold, error)
+	// CartHolds returns the holds a cart got at its checkout, oldest first
+	// (none while it is open).
+	CartHolds(ctx context.Context, cartID int64) ([]Hold, error)
+	// SetCartLine sets the quantity of a line of an open cart, 0 removing
+	// it; ErrUsed once the cart is checked out, ErrNotFound without such a
+	// line.
+	SetCartLine(ctx context.Context, cartID int64, offerID, variant string, qty int, now time.Time) (Cart, error)
 }
 
 // AddToCart puts the matched units in the buyer's cart.

@@ -103,21 +103,46 @@ func (s *Submission) Validate(o *Offer) error {
 // the payment. ErrExpired when the hold has ended, ErrUsed when its order
 // is already paid.
 func (c *Checkout) Submit(ctx context.Context, h Hold, o *Offer, s Submission) (string, Order, error) {
+	return c.submit(ctx, []OrderHold{{Hold: h, Title: o.Title}}, []*Offer{o}, s)
+}
+
+// submit is Submit for one hold or a cart's holds (items[i] of offers[i]):
+// one order, one payment for the total.
+func (c *Checkout) submit(ctx context.Context, items []OrderHold, offers []*Offer, s Submission) (string, Order, error) {
 	now := c.Now().UTC()
-	if h.Status != HoldActive || !now.Before(h.ExpiresAt) {
-		if existing, err := c.Orders.OrderForHold(ctx, h.ID); err == nil && existing.Status != OrderPending {
-			return "", existing, ErrUsed
+	h := items[0].Hold
+	total := Money{Currency: h.UnitPrice.Currency}
+	expires := h.ExpiresAt
+	free := true
+	for i, it := range items {
+		if it.Hold.Status != HoldActive || !now.Before(it.Hold.ExpiresAt) {
+			if existing, err := c.Orders.OrderForHold(ctx, h.ID); err == nil && existing.Status != OrderPending {
+				return "", existing, ErrUsed
+			}
+			return "", Order{}, ErrExpired
 		}
-		return "", Order{}, ErrExpired
+		total.Amount += it.Hold.Total().Amount
+		expires = minTime(expires, it.Hold.ExpiresAt)
+		free = free && offers[i].Free()
 	}
-	if err := s.Validate(o); err != nil {
+	var err error
+	if len(items) == 1 {
+		err = s.Validate(offers[0])
+	} else {
+		err = s.ValidateFor(offers)
+	}
+	if err != nil {
 		return "", Order{}, err
 	}
 	provider := c.Provider.Name()
-	if o.Free() {
+	if free {
 		provider = "free"
 	}
-	order, err := c.Orders.PlaceOrder(ctx, PlaceOrder{Hold: h, Title: o.Title, Shipping: s.Shipping, Contact: s.Contact, Provider: provider, Now: now})
+	place := PlaceOrder{Hold: h, Title: items[0].Title, Shipping: s.Shipping, Contact: s.Contact, Provider: provider, Now: now}
+	if len(items) > 1 || h.CartID != 0 {
+		place.Items = items
+	}
+	order, err := c.Orders.PlaceOrder(ctx, place)
 	if err != nil {
 		return "", Order{}, err
 	}
@@ -134,21 +159,32 @@ func (c *Checkout) Submit(ctx context.Context, h Hold, o *Offer, s Submission) (
 			return "", order, fmt.Errorf("save details: %w", err)
 		}
 	}
-	if o.Free() {
+	if free {
 		if err := c.Apply(ctx, PaymentOutcome{EventID: "claim:" + order.Reference(), OrderID: order.ID, Paid: true, Now: now}); err != nil {
 			return "", order, err
 		}
 		return s.ReturnURL, order, nil
 	}
+	desc := make([]string, len(items))
+	for i, it := range items {
+		desc[i] = describe(it.Hold, offers[i])
+	}
 	session, err := c.Provider.StartPayment(ctx, PaymentRequest{
-		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: h.Total(),
-		Description: describe(h, o), Email: s.Contact.Email,
-		ReturnURL: s.ReturnURL, CancelURL: s.CancelURL, ExpiresAt: h.ExpiresAt, SaveMethod: s.Save,
+		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: total,
+		Description: strings.Join(desc, ", "), Email: s.Contact.Email,
+		ReturnURL: s.ReturnURL, CancelURL: s.CancelURL, ExpiresAt: expires, SaveMethod: s.Save,
 	})
 	if err != nil {
 		return "", order, fmt.Errorf("start payment: %w", err)
 	}
 	return session.RedirectURL, order, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Apply applies a provider's outcome: the order, the hold, the stock, the

@@ -35,6 +35,10 @@ type Hold struct {
 	Status     HoldStatus
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// CartID is the cart the hold was made for at its checkout, 0 for a
+	// hold of its own (#BuyNow). A cart's holds are paid only together,
+	// through the cart's link.
+	CartID int64
 }
 
 // Total is the price of the held units.

@@ -115,14 +115,24 @@ type Order struct {
 // Reference is the order's public reference, for the buyer and the merchant.
 func (o Order) Reference() string { return fmt.Sprintf("HC-%06d", o.ID) }
 
-// PlaceOrder asks the store to create a pending order for an active hold.
+// PlaceOrder asks the store to create a pending order for an active hold,
+// or for several (a cart).
 type PlaceOrder struct {
-	Hold     Hold
-	Title    string
+	Hold  Hold
+	Title string
+	// Items, when set, are all the holds the order pays for (a cart's
+	// order), oldest first; Hold and Title are then Items[0]'s.
+	Items    []OrderHold
 	Shipping Address
 	Contact  Contact
 	Provider string
 	Now      time.Time
+}
+
+// OrderHold is a hold an order pays for, with the title it is sold under.
+type OrderHold struct {
+	Hold  Hold
+	Title string
 }
 
 // PaymentOutcome is what a provider reported about an order's payment.
@@ -145,7 +155,8 @@ type PaymentResult struct {
 	// Duplicate is true when the report had been applied before.
 	Duplicate bool
 	// NeedsRefund is true when the payment arrived after the hold expired
-	// and the stock was gone: the order is refunded and the buyer told.
+	// and the stock was gone (for a cart's order: the stock of any of its
+	// holds; then none is sold): the order is refunded and the buyer told.
 	NeedsRefund bool
 }
 
@@ -160,8 +171,12 @@ type OrderStore interface {
 	ApplyPayment(ctx context.Context, o PaymentOutcome) (PaymentResult, error)
 	// Order returns an order by id, or ErrNotFound.
 	Order(ctx context.Context, id int64) (Order, error)
-	// OrderForHold returns the order placed for a hold, or ErrNotFound.
+	// OrderForHold returns the order placed for a hold (alone or with the
+	// other holds of its cart), or ErrNotFound.
 	OrderForHold(ctx context.Context, holdID int64) (Order, error)
+	// OrderForCart returns the order placed for a checked-out cart, or
+	// ErrNotFound.
+	OrderForCart(ctx context.Context, cartID int64) (Order, error)
 	// BuyerOrders returns a buyer's orders, newest first.
 	BuyerOrders(ctx context.Context, buyerID string) ([]Order, error)
 	// SetOrderStatus moves an order along CanBecome, with a note for the

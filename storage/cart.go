@@ -76,9 +76,12 @@ func (s *Shop) AddToCart(ctx context.Context, a commerce.CartAdd) (commerce.Cart
 	return cart, err
 }
 
+// openCartID finds the buyer's open cart and locks it until the
+// transaction ends (PostgreSQL), so nothing is added to a cart being
+// checked out: once CheckOutCart commits, the cart is no longer open here.
 func (s *Shop) openCartID(ctx context.Context, merchantID, buyerID string) (int64, error) {
 	var ids []int64
-	if err := s.db.write(ctx).Raw(`SELECT id FROM carts WHERE merchant_id = ? AND buyer_id = ? AND status = 'open'`, merchantID, buyerID).Scan(&ids).Error; err != nil {
+	if err := s.db.write(ctx).Raw(`SELECT id FROM carts WHERE merchant_id = ? AND buyer_id = ? AND status = 'open'`+s.db.forUpdateWait(), merchantID, buyerID).Scan(&ids).Error; err != nil {
 		return 0, fmt.Errorf("find open cart: %w", err)
 	}
 	if len(ids) == 0 {
@@ -92,10 +95,11 @@ func (s *Shop) cart(ctx context.Context, id int64) (commerce.Cart, error) {
 		ID         int64
 		MerchantID string
 		BuyerID    string
+		Status     string
 		UpdatedAt  time.Time
 	}
 	db := s.db.read(ctx)
-	if err := db.Raw(`SELECT id, merchant_id, buyer_id, updated_at FROM carts WHERE id = ?`, id).Scan(&head).Error; err != nil {
+	if err := db.Raw(`SELECT id, merchant_id, buyer_id, status, updated_at FROM carts WHERE id = ?`, id).Scan(&head).Error; err != nil {
 		return commerce.Cart{}, err
 	}
 	if len(head) == 0 {
@@ -105,7 +109,7 @@ func (s *Shop) cart(ctx context.Context, id int64) (commerce.Cart, error) {
 	if err := db.Raw(`SELECT * FROM cart_items WHERE cart_id = ? ORDER BY id`, id).Scan(&lines).Error; err != nil {
 		return commerce.Cart{}, err
 	}
-	c := commerce.Cart{ID: head[0].ID, MerchantID: head[0].MerchantID, BuyerID: head[0].BuyerID, UpdatedAt: head[0].UpdatedAt}
+	c := commerce.Cart{ID: head[0].ID, MerchantID: head[0].MerchantID, BuyerID: head[0].BuyerID, Status: commerce.CartStatus(head[0].Status), UpdatedAt: head[0].UpdatedAt}
 	for _, l := range lines {
 		c.Lines = append(c.Lines, commerce.CartLine{OfferID: l.OfferID, Title: l.Title, Variant: l.Variant, Quantity: l.Quantity,
 			UnitPrice: commerce.Money{Amount: l.UnitAmount, Currency: l.Currency}})

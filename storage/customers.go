@@ -37,8 +37,8 @@ ON CONFLICT (provider, buyer_id) DO UPDATE SET customer_ref = excluded.customer_
 }
 
 // CancelPendingOrder cancels an order whose payment will not come (the
-// provider's session expired) and returns its hold's units to stock. A
-// paid or closed order is left alone.
+// provider's session expired) and returns its hold's units to stock (every
+// hold's, for a cart's order). A paid or closed order is left alone.
 func (s *Orders) CancelPendingOrder(ctx context.Context, orderID int64, now time.Time) error {
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		o, err := s.Order(ctx, orderID)
@@ -52,7 +52,7 @@ func (s *Orders) CancelPendingOrder(ctx context.Context, orderID int64, now time
 			return err
 		}
 		var holds []holdRow
-		if err := s.db.write(ctx).Raw(`SELECT * FROM holds WHERE id = ? AND status = 'active'`+s.db.forUpdateWait(), o.HoldID).Scan(&holds).Error; err != nil {
+		if err := s.db.write(ctx).Raw(`SELECT * FROM holds WHERE (id = ? OR id IN (SELECT hold_id FROM order_holds WHERE order_id = ?)) AND status = 'active'`+s.db.forUpdateWait(), o.HoldID, o.ID).Scan(&holds).Error; err != nil {
 			return err
 		}
 		for _, h := range holds {

@@ -30,6 +30,7 @@ var migrations = []migration{
 	{8, "reminder indexes", remindersSchema},
 	{9, "reminder skips", reminderSkipsSchema},
 	{10, "merchant page", merchantPageSchema},
+	{11, "cart checkout", cartCheckoutSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

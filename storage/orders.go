@@ -96,16 +96,32 @@ func (s *Orders) PlaceOrder(ctx context.Context, p commerce.PlaceOrder) (commerc
 			}
 		} else {
 			h := p.Hold
-			total := h.Total()
+			items := p.Items
+			if len(items) == 0 {
+				items = []commerce.OrderHold{{Hold: h, Title: p.Title}}
+			}
+			total := commerce.Money{Currency: h.UnitPrice.Currency}
+			for _, it := range items {
+				total.Amount += it.Hold.Total().Amount
+			}
 			row := orderRow{MerchantID: h.MerchantID, BuyerID: h.BuyerID, HoldID: h.ID, Status: string(commerce.OrderPending),
 				TotalAmount: total.Amount, Currency: total.Currency, Provider: p.Provider, CreatedAt: p.Now, UpdatedAt: p.Now}
 			if err := tx.Create(&row).Error; err != nil {
 				return fmt.Errorf("insert order: %w", err)
 			}
 			id = row.ID
-			if err := tx.Exec(`INSERT INTO order_items (order_id, offer_id, title, variant, quantity, unit_amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				id, h.OfferID, p.Title, h.Variant, h.Quantity, h.UnitPrice.Amount, h.UnitPrice.Currency).Error; err != nil {
-				return err
+			for _, it := range items {
+				h := it.Hold
+				if err := tx.Exec(`INSERT INTO order_items (order_id, offer_id, title, variant, quantity, unit_amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					id, h.OfferID, it.Title, h.Variant, h.Quantity, h.UnitPrice.Amount, h.UnitPrice.Currency).Error; err != nil {
+					return err
+				}
+				if len(p.Items) > 0 {
+					// The primary key on hold_id keeps a hold in one order.
+					if err := tx.Exec(`INSERT INTO order_holds (hold_id, order_id) VALUES (?, ?)`, h.ID, id).Error; err != nil {
+						return fmt.Errorf("link hold %d: %w", h.ID, err)
+					}
+				}
 			}
 			if err := s.event(ctx, id, commerce.OrderPending, "details given", p.Now); err != nil {
 				return err
@@ -166,7 +182,7 @@ func (s *Orders) ApplyPayment(ctx context.Context, o commerce.PaymentOutcome) (c
 			res.NeedsRefund = true
 			return s.event(ctx, row.ID, status, "a second payment "+o.PaymentRef+" arrived and is refunded", o.Now)
 		}
-		sold, err := s.convertHold(ctx, row.HoldID, o.Now)
+		sold, err := s.sellHolds(ctx, row, o.Now)
 		if err != nil {
 			return err
 		}
@@ -202,6 +218,59 @@ func (s *Orders) ApplyPayment(ctx context.Context, o commerce.PaymentOutcome) (c
 	order, err := s.Order(ctx, o.OrderID)
 	res.Order = order
 	return res, err
+}
+
+// sellHolds converts the order's holds: its one hold, or every hold of a
+// cart's order. The holds of one order are sold together or not at all:
+// when one cannot be sold (it expired and its units are gone), the others
+// are not sold either and those still active are released, so the order
+// is refunded whole and its units go back on sale.
+func (s *Orders) sellHolds(ctx context.Context, row orderRow, now time.Time) (bool, error) {
+	tx := s.db.write(ctx)
+	var ids []int64
+	if err := tx.Raw(`SELECT hold_id FROM order_holds WHERE order_id = ? ORDER BY hold_id`, row.ID).Scan(&ids).Error; err != nil {
+		return false, fmt.Errorf("read holds of order %d: %w", row.ID, err)
+	}
+	if len(ids) == 0 {
+		return s.convertHold(ctx, row.HoldID, now)
+	}
+	if err := tx.SavePoint("sell_holds").Error; err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		sold, err := s.convertHold(ctx, id, now)
+		if err != nil {
+			return false, err
+		}
+		if sold {
+			continue
+		}
+		if err := tx.RollbackTo("sell_holds").Error; err != nil {
+			return false, err
+		}
+		for _, id := range ids {
+			if err := s.releaseHold(ctx, id, now); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// releaseHold gives an active hold's units back to stock.
+func (s *Orders) releaseHold(ctx context.Context, holdID int64, now time.Time) error {
+	tx := s.db.write(ctx)
+	var holds []holdRow
+	if err := tx.Raw(`SELECT * FROM holds WHERE id = ? AND status = 'active'`+s.db.forUpdateWait(), holdID).Scan(&holds).Error; err != nil || len(holds) == 0 {
+		return err
+	}
+	h := holds[0]
+	if err := tx.Exec(`UPDATE holds SET status = 'released', updated_at = ? WHERE id = ?`, now, h.ID).Error; err != nil {
+		return err
+	}
+	return tx.Exec(`UPDATE stock SET held = held - ? WHERE merchant_id = ? AND offer_id = ? AND variant = ? AND total IS NOT NULL`,
+		h.Quantity, h.MerchantID, h.OfferID, h.StockKey).Error
 }
 
 // convertHold turns a hold into a sale: held units become sold. A hold that
@@ -259,8 +328,20 @@ func (s *Orders) Order(ctx context.Context, id int64) (commerce.Order, error) {
 // OrderForHold implements commerce.OrderStore.
 func (s *Orders) OrderForHold(ctx context.Context, holdID int64) (commerce.Order, error) {
 	var rows []orderRow
-	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE hold_id = ?`, holdID).Scan(&rows).Error; err != nil {
+	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE hold_id = ? OR id IN (SELECT order_id FROM order_holds WHERE hold_id = ?)`, holdID, holdID).Scan(&rows).Error; err != nil {
 		return commerce.Order{}, fmt.Errorf("read order for hold %d: %w", holdID, err)
+	}
+	if len(rows) == 0 {
+		return commerce.Order{}, commerce.ErrNotFound
+	}
+	return s.load(ctx, rows[0])
+}
+
+// OrderForCart implements commerce.OrderStore.
+func (s *Orders) OrderForCart(ctx context.Context, cartID int64) (commerce.Order, error) {
+	var rows []orderRow
+	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE hold_id IN (SELECT id FROM holds WHERE cart_id = ?) ORDER BY id DESC LIMIT 1`, cartID).Scan(&rows).Error; err != nil {
+		return commerce.Order{}, fmt.Errorf("read order for cart %d: %w", cartID, err)
 	}
 	if len(rows) == 0 {
 		return commerce.Order{}, commerce.ErrNotFound

@@ -42,7 +42,9 @@ ORDER BY c.updated_at LIMIT ?`+s.db.forUpdateOf("c"), changedBefore, since, strc
 }
 
 // DueHoldReminders implements commerce.ReminderStore: one candidate per
-// buyer and offer, counted from their first hold on it.
+// buyer and offer, counted from their first hold on it. A cart's holds are
+// not reminded of: the cart was checked out (cart reminders stop then) and
+// is paid only on its own page.
 func (s *Shop) DueHoldReminders(ctx context.Context, step int, since, heldBefore time.Time, limit int) ([]commerce.HoldReminder, error) {
 	var rows []struct {
 		MerchantID string
@@ -54,9 +56,9 @@ func (s *Shop) DueHoldReminders(ctx context.Context, step int, since, heldBefore
 	// A buyer's first hold on an offer that crossed the threshold within
 	// the lookback: their first hold starts the steps.
 	err := s.db.write(ctx).Raw(`SELECT h.merchant_id, h.offer_id, h.buyer_id, b.screen_name,
-	(SELECT MAX(l.id) FROM holds l WHERE l.merchant_id = h.merchant_id AND l.offer_id = h.offer_id AND l.buyer_id = h.buyer_id) AS latest
+	(SELECT MAX(l.id) FROM holds l WHERE l.merchant_id = h.merchant_id AND l.offer_id = h.offer_id AND l.buyer_id = h.buyer_id AND l.cart_id IS NULL) AS latest
 FROM holds h JOIN buyers b ON b.x_user_id = h.buyer_id
-WHERE h.created_at <= ? AND h.created_at > ? AND b.reminders_off = 0
+WHERE h.created_at <= ? AND h.created_at > ? AND b.reminders_off = 0 AND h.cart_id IS NULL
 AND NOT EXISTS (SELECT 1 FROM holds e WHERE e.merchant_id = h.merchant_id AND e.offer_id = h.offer_id AND e.buyer_id = h.buyer_id AND e.id < h.id)
 AND NOT EXISTS (SELECT 1 FROM orders o JOIN order_items i ON i.order_id = o.id
 	WHERE o.buyer_id = h.buyer_id AND o.merchant_id = h.merchant_id AND i.offer_id = h.offer_id AND o.status IN ('paid', 'fulfilled', 'refunded'))

@@ -36,15 +36,20 @@ type holdRow struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	UpdatedAt  time.Time
+	CartID     *int64
 }
 
 func (holdRow) TableName() string { return "holds" }
 
 func (r holdRow) hold() commerce.Hold {
+	var cartID int64
+	if r.CartID != nil {
+		cartID = *r.CartID
+	}
 	return commerce.Hold{
 		ID: r.ID, MerchantID: r.MerchantID, OfferID: r.OfferID, Variant: r.Variant, BuyerID: r.BuyerID,
 		Quantity: r.Quantity, UnitPrice: commerce.Money{Amount: r.UnitAmount, Currency: r.Currency},
-		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
+		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, CartID: cartID,
 	}
 }
 
@@ -143,7 +148,7 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 			return err
 		}
 		var existing []holdRow
-		if err := tx.Raw(`SELECT * FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active'`,
+		if err := tx.Raw(`SELECT * FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active' AND cart_id IS NULL`,
 			o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&existing).Error; err != nil {
 			return err
 		}
@@ -156,50 +161,9 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 				return err
 			}
 		}
-		if o.PerCustomerLimit > 0 {
-			var used int
-			if err := tx.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status IN ('active', 'converted')`,
-				o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&used).Error; err != nil {
-				return err
-			}
-			if used+r.Quantity > o.PerCustomerLimit {
-				return &commerce.LimitError{Limit: o.PerCustomerLimit, Remaining: max(0, o.PerCustomerLimit-used)}
-			}
-		}
-		key := o.StockKey(r.Variant)
-		if !r.FromWaitlist {
-			// Freed units belong to the buyers already waiting.
-			if queued, err := s.waiting(ctx, o, key); err != nil || queued {
-				if err != nil {
-					return err
-				}
-				return commerce.ErrSoldOut
-			}
-		}
-		ok, err := s.take(ctx, o, key, r.Quantity)
+		row, err := s.reserveUnits(ctx, r, nil)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			// Units of holds that ran out are free again; return them and
-			// try once more.
-			if _, err := s.releaseExpired(ctx, r.Now, 1000, o.MerchantID, o.ID, key); err != nil {
-				return err
-			}
-			if ok, err = s.take(ctx, o, key, r.Quantity); err != nil {
-				return err
-			}
-			if !ok {
-				return commerce.ErrSoldOut
-			}
-		}
-		row := holdRow{
-			MerchantID: o.MerchantID, OfferID: o.ID, Variant: r.Variant, StockKey: key, BuyerID: r.Buyer.XUserID,
-			Quantity: r.Quantity, UnitAmount: o.Price.Amount, Currency: o.Price.Currency, Status: string(commerce.HoldActive),
-			CreatedAt: r.Now, ExpiresAt: r.ExpiresAt, UpdatedAt: r.Now,
-		}
-		if err := tx.Create(&row).Error; err != nil {
-			return fmt.Errorf("insert hold: %w", err)
 		}
 		out = row.hold()
 		return nil
@@ -208,6 +172,62 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 		return commerce.Hold{}, false, err
 	}
 	return out, reused, nil
+}
+
+// reserveUnits holds r.Quantity units for r.Buyer in ctx's transaction,
+// for a cart's checkout when cartID is set: the per-customer limit counts
+// every active and sold hold of the buyer on the offer, units freed for
+// waiting buyers stay theirs, and holds that ran out give their units back
+// before the buyer is told it sold out.
+func (s *Shop) reserveUnits(ctx context.Context, r commerce.Reservation, cartID *int64) (holdRow, error) {
+	tx := s.db.write(ctx)
+	o := r.Offer
+	if o.PerCustomerLimit > 0 {
+		var used int
+		if err := tx.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status IN ('active', 'converted')`,
+			o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&used).Error; err != nil {
+			return holdRow{}, err
+		}
+		if used+r.Quantity > o.PerCustomerLimit {
+			return holdRow{}, &commerce.LimitError{Limit: o.PerCustomerLimit, Remaining: max(0, o.PerCustomerLimit-used)}
+		}
+	}
+	key := o.StockKey(r.Variant)
+	if !r.FromWaitlist {
+		// Freed units belong to the buyers already waiting.
+		if queued, err := s.waiting(ctx, o, key); err != nil || queued {
+			if err != nil {
+				return holdRow{}, err
+			}
+			return holdRow{}, commerce.ErrSoldOut
+		}
+	}
+	ok, err := s.take(ctx, o, key, r.Quantity)
+	if err != nil {
+		return holdRow{}, err
+	}
+	if !ok {
+		// Units of holds that ran out are free again; return them and
+		// try once more.
+		if _, err := s.releaseExpired(ctx, r.Now, 1000, o.MerchantID, o.ID, key); err != nil {
+			return holdRow{}, err
+		}
+		if ok, err = s.take(ctx, o, key, r.Quantity); err != nil {
+			return holdRow{}, err
+		}
+		if !ok {
+			return holdRow{}, commerce.ErrSoldOut
+		}
+	}
+	row := holdRow{
+		MerchantID: o.MerchantID, OfferID: o.ID, Variant: r.Variant, StockKey: key, BuyerID: r.Buyer.XUserID,
+		Quantity: r.Quantity, UnitAmount: o.Price.Amount, Currency: o.Price.Currency, Status: string(commerce.HoldActive),
+		CreatedAt: r.Now, ExpiresAt: r.ExpiresAt, UpdatedAt: r.Now, CartID: cartID,
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return holdRow{}, fmt.Errorf("insert hold: %w", err)
+	}
+	return row, nil
 }
 
 // take moves q units of a counter from free to held, if that many are free.
@@ -283,10 +303,11 @@ func (s *Shop) releaseExpired(ctx context.Context, now time.Time, limit int, mer
 	return out, nil
 }
 
-// LatestActiveHold implements commerce.HoldStore.
+// LatestActiveHold implements commerce.HoldStore. A cart's holds are left
+// out: they are bought only together, on the cart's page.
 func (s *Shop) LatestActiveHold(ctx context.Context, merchantID, buyerID string, now time.Time) (commerce.Hold, error) {
 	var rows []holdRow
-	err := s.db.read(ctx).Raw(`SELECT * FROM holds WHERE merchant_id = ? AND buyer_id = ? AND status = 'active' AND expires_at > ? ORDER BY id DESC LIMIT 1`,
+	err := s.db.read(ctx).Raw(`SELECT * FROM holds WHERE merchant_id = ? AND buyer_id = ? AND status = 'active' AND expires_at > ? AND cart_id IS NULL ORDER BY id DESC LIMIT 1`,
 		merchantID, buyerID, now).Scan(&rows).Error
 	if err != nil {
 		return commerce.Hold{}, fmt.Errorf("find hold: %w", err)

@@ -32,6 +32,7 @@ var checkoutPage = template.Must(template.ParseFS(pageFS, "templates/checkout.ht
 type CheckoutReader interface {
 	Hold(ctx context.Context, id int64) (commerce.Hold, error)
 	Cart(ctx context.Context, id int64) (commerce.Cart, error)
+	CartHolds(ctx context.Context, cartID int64) ([]commerce.Hold, error)
 }
 
 // CheckoutPages serves the pages behind private links:
@@ -70,6 +71,8 @@ func (p *CheckoutPages) Mount(app fiber.Router) {
 	app.Get("/checkout/:token", p.show)
 	app.Post("/checkout/:token", p.submit)
 	app.Post("/checkout/:token/change", p.change)
+	app.Post("/checkout/:token/cart", p.checkOutCart)
+	app.Post("/checkout/:token/line", p.changeCartLine)
 	app.Get("/checkout/:token/done", p.done)
 	app.Get("/orders/:token", p.orders)
 	app.Post("/orders/:token/forget", p.forget)
@@ -102,6 +105,11 @@ type pageView struct {
 	// The change of variant and quantity.
 	Variants   []choice
 	Quantities []choice
+	// A cart's review (cart.go).
+	CartLines []cartLineView
+	Problems  []string
+	Skip      []string
+	RestTotal string
 }
 
 // choice is an option of a select.
@@ -207,9 +215,9 @@ func (p *CheckoutPages) resolve(c *fiber.Ctx, kind commerce.LinkKind) (commerce.
 		return tok, false, p.message(c, fiber.StatusNotFound, "This link doesn't work",
 			`Check that you opened the whole link from your DM. You can also DM "buy" or "orders" to get a fresh one.`)
 	case errors.Is(err, commerce.ErrExpired):
-		if kind == commerce.LinkHold && tok.Target.Kind == commerce.LinkHold {
+		if kind == commerce.LinkHold {
 			// A paid order's link still shows the order.
-			if o, oerr := p.Orders.OrderForHold(c.UserContext(), tok.Target.ID); oerr == nil && o.Status != commerce.OrderPending {
+			if o, oerr := p.linkOrder(c.UserContext(), tok); oerr == nil && o.Status != commerce.OrderPending {
 				return tok, false, p.orderState(c, o)
 			}
 		}
@@ -261,6 +269,9 @@ func (p *CheckoutPages) orderState(c *fiber.Ctx, o commerce.Order) error {
 	case commerce.OrderRefunded:
 		v.Heading = "Order " + o.Reference() + " was refunded"
 		v.Message = "The item sold out before your payment arrived, so your payment was refunded in full."
+		if len(o.Lines) > 1 {
+			v.Message = "An item of your cart sold out before your payment arrived, so nothing was sold and your payment was refunded in full."
+		}
 	default:
 		v.Heading = "Order " + o.Reference() + " is " + string(o.Status)
 	}
@@ -273,26 +284,12 @@ func (p *CheckoutPages) show(c *fiber.Ctx) error {
 		return err
 	}
 	if tok.Target.Kind == commerce.LinkCart {
-		return p.showCart(c, tok)
+		return p.showCart(c, tok, http200, cartNotice{})
 	}
 	return p.showHold(c, tok, http200, commerce.Submission{}, nil, "")
 }
 
 const http200 = fiber.StatusOK
-
-func (p *CheckoutPages) showCart(c *fiber.Ctx, tok commerce.Token) error {
-	cart, err := p.Store.Cart(c.UserContext(), tok.Target.ID)
-	if err != nil {
-		return err
-	}
-	v := pageView{Heading: "Your cart", Total: cart.Total().String(),
-		Message: "Checking out a whole cart is not available yet. Reply #BuyNow on an item's post to buy it now."}
-	for _, l := range cart.Lines {
-		v.Lines = append(v.Lines, lineView{Quantity: l.Quantity, Title: l.Title, Variant: l.Variant,
-			Amount: commerce.Money{Amount: l.UnitPrice.Amount * int64(l.Quantity), Currency: l.UnitPrice.Currency}.String()})
-	}
-	return p.render(c, fiber.StatusOK, "message", v)
-}
 
 func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, form commerce.Submission, errs map[string]string, alert string) error {
 	ctx := c.UserContext()
@@ -309,6 +306,9 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 		return p.orderState(c, o)
 	}
 	now := p.Now()
+	if h.CartID != 0 {
+		return p.message(c, fiber.StatusConflict, "This item is in your cart", cartHoldMessage)
+	}
 	if h.Status != commerce.HoldActive || !now.Before(h.ExpiresAt) {
 		return p.message(c, fiber.StatusGone, "This hold has ended",
 			`The items are no longer held for you. Reply to the post again, or DM "buy", while stock lasts.`)
@@ -375,6 +375,9 @@ func (p *CheckoutPages) checkPost(c *fiber.Ctx) (posted, bool, error) {
 	if err != nil {
 		return posted{}, false, err
 	}
+	if h.CartID != 0 {
+		return posted{}, false, p.message(c, fiber.StatusConflict, "This item is in your cart", cartHoldMessage)
+	}
 	offer, _ := p.offer(h)
 	if offer == nil {
 		return posted{}, false, p.message(c, fiber.StatusGone, "This offer has ended", "The merchant no longer offers this item.")
@@ -383,19 +386,15 @@ func (p *CheckoutPages) checkPost(c *fiber.Ctx) (posted, bool, error) {
 }
 
 func (p *CheckoutPages) submit(c *fiber.Ctx) error {
+	if p.isCartPost(c) {
+		return p.submitCart(c)
+	}
 	post, ok, err := p.checkPost(c)
 	if !ok {
 		return err
 	}
 	ctx, tok, secret, h, offer := c.UserContext(), post.tok, post.secret, post.hold, post.offer
-	form := commerce.Submission{
-		Shipping: commerce.Address{Name: c.FormValue("name"), Line1: c.FormValue("line1"), Line2: c.FormValue("line2"),
-			City: c.FormValue("city"), Region: c.FormValue("region"), PostalCode: c.FormValue("postal_code"), Country: c.FormValue("country")},
-		Contact:   commerce.Contact{Email: c.FormValue("email")},
-		Save:      c.FormValue("save") == "1",
-		ReturnURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret + "/done",
-		CancelURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret,
-	}
+	form := p.submission(c, secret)
 	next, order, err := p.Checkout.Submit(ctx, h, offer, form)
 	var fe commerce.FieldErrors
 	switch {
@@ -413,12 +412,24 @@ func (p *CheckoutPages) submit(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
+// submission is the details form as posted on a link's page.
+func (p *CheckoutPages) submission(c *fiber.Ctx, secret string) commerce.Submission {
+	return commerce.Submission{
+		Shipping: commerce.Address{Name: c.FormValue("name"), Line1: c.FormValue("line1"), Line2: c.FormValue("line2"),
+			City: c.FormValue("city"), Region: c.FormValue("region"), PostalCode: c.FormValue("postal_code"), Country: c.FormValue("country")},
+		Contact:   commerce.Contact{Email: c.FormValue("email")},
+		Save:      c.FormValue("save") == "1",
+		ReturnURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret + "/done",
+		CancelURL: strings.TrimRight(p.PublicURL, "/") + "/checkout/" + secret,
+	}
+}
+
 func (p *CheckoutPages) done(c *fiber.Ctx) error {
 	tok, ok, err := p.resolve(c, commerce.LinkHold)
 	if !ok {
 		return err
 	}
-	o, err := p.Orders.OrderForHold(c.UserContext(), tok.Target.ID)
+	o, err := p.linkOrder(c.UserContext(), tok)
 	if errors.Is(err, commerce.ErrNotFound) || (err == nil && o.Status == commerce.OrderPending) {
 		return p.message(c, fiber.StatusOK, "Payment not received yet",
 			"If you just paid, this page shows your confirmation in a moment: reload it. Your items are still held.")
