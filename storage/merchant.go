@@ -166,15 +166,7 @@ func (s *Orders) LatestMerchantOrders(ctx context.Context, merchantID string, li
 	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE merchant_id = ? ORDER BY id DESC LIMIT ?`, merchantID, limit).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read merchant orders: %w", err)
 	}
-	out := make([]commerce.Order, 0, len(rows))
-	for _, r := range rows {
-		o, err := s.load(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
+	return s.loadAll(ctx, rows)
 }
 
 // ScreenNames returns the X screen names known for buyers, by user id;

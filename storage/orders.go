@@ -355,6 +355,11 @@ func (s *Orders) BuyerOrders(ctx context.Context, buyerID string) ([]commerce.Or
 	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE buyer_id = ? ORDER BY id DESC LIMIT 100`, buyerID).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}
+	return s.loadAll(ctx, rows)
+}
+
+// loadAll loads each row's order with its lines and timeline, in row order.
+func (s *Orders) loadAll(ctx context.Context, rows []orderRow) ([]commerce.Order, error) {
 	out := make([]commerce.Order, 0, len(rows))
 	for _, r := range rows {
 		o, err := s.load(ctx, r)
@@ -486,13 +491,5 @@ func (s *Orders) MerchantOrders(ctx context.Context, merchantID string, since ti
 	if err := s.db.read(ctx).Raw(`SELECT * FROM orders WHERE merchant_id = ? AND created_at >= ? ORDER BY id`, merchantID, since.UTC()).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read merchant orders: %w", err)
 	}
-	out := make([]commerce.Order, 0, len(rows))
-	for _, r := range rows {
-		o, err := s.load(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
+	return s.loadAll(ctx, rows)
 }
