@@ -262,13 +262,17 @@ func lastReplyID(t *testing.T, f *fixture) string {
 }
 
 // The merchant's receiver keeps an order once per delivery id and refuses
-// one whose signature does not verify; the page shows what it kept.
+// one whose signature does not verify; the page shows what it kept, every
+// line of it.
 func TestMerchantReceiverChecksSignaturesAndKeepsEachDeliveryOnce(t *testing.T) {
 	f := setup(t)
 	f.post(t, "/demo/handle", url.Values{"handle": {"ada"}}, nil)
 	order := commerce.HandoffOrder{DeliveryID: "dlv_HC-000007_paid", ID: "HC-000007", Merchant: "acme", Status: "paid", BuyerID: demo.UserID("ada"),
-		Items:    []commerce.HandoffItem{{OfferID: "tote", Title: "Acme tote bag", Quantity: 2, UnitPrice: commerce.HandoffMoney{Amount: 1800, Currency: "USD"}}},
-		Total:    commerce.HandoffMoney{Amount: 3600, Currency: "USD"},
+		Items: []commerce.HandoffItem{
+			{OfferID: "tote", Title: "Acme tote bag", Quantity: 2, UnitPrice: commerce.HandoffMoney{Amount: 1800, Currency: "USD"}},
+			{OfferID: "vinyl", Title: "Signed vinyl", Variant: "red", Quantity: 1, UnitPrice: commerce.HandoffMoney{Amount: 2500, Currency: "USD"}},
+		},
+		Total:    commerce.HandoffMoney{Amount: 6100, Currency: "USD"},
 		Shipping: commerce.Address{Name: "Ada", City: "Brooklyn", Region: "NY", Country: "US"}}
 	body, _ := json.Marshal(order)
 	send := func(sig string) int {
@@ -297,7 +301,7 @@ func TestMerchantReceiverChecksSignaturesAndKeepsEachDeliveryOnce(t *testing.T) 
 	if n := strings.Count(page, "HC-000007"); n != 1 {
 		t.Errorf("the order shows %d times, want once", n)
 	}
-	for _, want := range []string{"2 × Acme tote bag", "$36.00", "from @ada", "Brooklyn, NY, US"} {
+	for _, want := range []string{"2 × Acme tote bag; 1 × Signed vinyl (red)", "$61.00", "from @ada", "Brooklyn, NY, US"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the merchant's pane lacks %q", want)
 		}

@@ -277,7 +277,8 @@ func (d *Demo) view(ctx context.Context, handle string) pageView {
 			}
 			items = append(items, s)
 		}
-		ov.Items = strings.Join(items, ", ")
+		// "; " as in `hashcart orders export`: titles may hold commas.
+		ov.Items = strings.Join(items, "; ")
 		ov.ShipTo = o.Shipping.Short()
 		if o.Shipping.Country != "" {
 			ov.ShipTo += ", " + o.Shipping.Country

@@ -10,12 +10,39 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/hashcart/hashcart"
 )
 
 // The offer posts of config.example.yaml the journey uses.
 const (
-	totePost = "1860000000000000002"
+	vinylPost = "1860000000000000001"
+	totePost  = "1860000000000000002"
 )
+
+// exampleOnSaleNow writes config.example.yaml with the signed vinyl's sale
+// window moved around now and returns the file's path. Of the example's
+// offers only the tote bag and the vinyl take #AddToCart (the sticker is
+// #Claim only), and the vinyl is a timed drop, so a cart of two different
+// items needs the drop to be on.
+func exampleOnSaleNow(t *testing.T) string {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	cfg := string(hashcart.ExampleConfig)
+	for _, r := range [][2]string{
+		{"starts_at: 2026-12-01T17:00:00Z", "starts_at: " + now.Add(-time.Hour).Format(time.RFC3339)},
+		{"ends_at: 2026-12-02T17:00:00Z", "ends_at: " + now.Add(24*time.Hour).Format(time.RFC3339)},
+	} {
+		if strings.Count(cfg, r[0]) != 1 {
+			t.Fatalf("config.example.yaml no longer has %q once: update the demo journey", r[0])
+		}
+		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // waitText waits until the element's text contains want (the demo page
 // updates itself) and returns that text.
@@ -98,9 +125,13 @@ func (b *phoneBuyer) lastInboxLink(part string) chromedp.CSS {
 // `hashcart demo` prints: pick a handle; reply #BuyNow to an offer post;
 // the bot's public reply appears under it and the checkout link in the
 // inbox; a declined card, then 4242; the confirmation DM and the order at
-// the merchant. Then the cart tag path (#AddToCart, the cart DM, the
-// cart's page), and a repeat purchase with saved details (#BuyNow, then YES).
-// It prints the taps and fields of a first and of a repeat purchase.
+// the merchant. Then the cart tag path to the end: #AddToCart on two posts,
+// the cart DM's link, "Check out", the details (saved ones prefilled), 4242,
+// and one confirmation DM and one order with both lines. Then a repeat
+// purchase with saved details (#BuyNow, then YES). It prints the taps and
+// fields of a first purchase, a cart purchase and a repeat purchase.
+// The demo runs the example configuration with the vinyl drop on sale now
+// (exampleOnSaleNow).
 func TestBrowserDemoJourney(t *testing.T) {
 	chrome := chromiumPath()
 	if chrome == "" {
@@ -109,9 +140,9 @@ func TestBrowserDemoJourney(t *testing.T) {
 		}
 		t.Skip("headless Chromium not installed: apt-get install chromium, or run bash .ci/run")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 210*time.Second)
 	defer cancel()
-	d := startDemo(t, "--data", t.TempDir(), "--listen", "127.0.0.1:0")
+	d := startDemo(t, "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--config", exampleOnSaleNow(t))
 	b := newPhoneBuyer(t, ctx, chrome)
 
 	if resp := b.open(d.url); resp.Status != 200 {
@@ -187,31 +218,87 @@ func TestBrowserDemoJourney(t *testing.T) {
 	if n := b.count(`#inbox a[href*="/checkout/"]`); n != 1 {
 		t.Fatalf("the inbox has %d checkout links, want 1", n)
 	}
-	b.screenshot("feed.png", 1200, 900)
 
-	// The cart tag: #AddToCart, the cart DM, the page its link opens.
+	// The cart tag path: two different items by #AddToCart, the cart DM's
+	// link, "Check out", the details, one payment. Counted from the feed.
+	b.resetEffort()
 	b.tap(chromedp.CSS(post + ` button[value="#AddToCart"]`))
 	b.waitText("#thread-"+totePost, "@ada Added to your cart! Check your DMs.")
-	b.waitText("#inbox", "Added 1 × Acme tote bag. Your cart: ")
+	b.waitText("#inbox", "Added 1 × Acme tote bag. Your cart: 1 × Acme tote bag, $18.00 in all.")
+	b.tap(chromedp.CSS("#post-" + vinylPost + ` button[value="#AddToCart red"]`))
+	b.waitText("#thread-"+vinylPost, "@ada Added to your cart! Check your DMs.")
+	b.waitText("#inbox", "Added 1 × Signed vinyl, first pressing (red). Your cart: ")
+	b.waitText("#inbox", "$43.00 in all.")
 	if resp := b.tap(b.lastInboxLink("/checkout/")); resp.Status != 200 {
 		t.Fatalf("cart link: status %d", resp.Status)
 	}
-	// The cart's page lists what is in it. (Paying for a whole cart is
-	// not built yet: the page says so and points to #BuyNow.)
-	if page := b.text("main"); !strings.Contains(page, "Your cart") || !strings.Contains(page, "Acme tote bag") || !strings.Contains(page, "$18.00") {
-		t.Fatalf("the cart link's page shows:\n%s", page)
+	if cart := b.text(`section[aria-label="Your cart"]`); !strings.Contains(cart, "Acme tote bag") || !strings.Contains(cart, "Signed vinyl, first pressing (red)") || !strings.Contains(cart, "$43.00") {
+		t.Fatalf("the cart's page shows:\n%s", cart)
+	}
+	if resp := b.tap(`#checkout`); resp.Status != 200 {
+		t.Fatalf("check out: status %d at %s", resp.Status, resp.URL)
+	}
+	if order := b.text(`section[aria-label="Your order"]`); !strings.Contains(order, "1 × Acme tote bag") || !strings.Contains(order, "1 × Signed vinyl, first pressing (red)") || !strings.Contains(order, "$43.00") {
+		t.Fatalf("the cart's details page shows:\n%s", order)
+	}
+	// The details saved by the first purchase fill the form.
+	for sel, want := range map[string]string{"#name": "Ada Lovelace", "#email": "ada@example.com", "#line1": "221 Kent Avenue", "#city": "Brooklyn", "#region": "NY", "#postal_code": "11249"} {
+		if got := b.value(chromedp.CSS(sel)); got != want {
+			t.Fatalf("the cart's details form has %s = %q, want the saved %q", sel, got, want)
+		}
+	}
+	b.choose("#country", "US")
+	if resp := b.tap(`#continue`); resp.Status != 200 || !strings.Contains(resp.URL, "/pay/sandbox/") {
+		t.Fatalf("continue: status %d at %s", resp.Status, resp.URL)
+	}
+	if amount := b.text(`.amount`); amount != "$43.00" {
+		t.Fatalf("the payment page asks for %q, want the cart's $43.00", amount)
+	}
+	// The sandbox page asks for the card each time; a name it fills in
+	// costs the buyer nothing.
+	if b.value(`input[autocomplete="cc-name"]`) == "" {
+		b.fill(`input[autocomplete="cc-name"]`, "Ada Lovelace")
+	}
+	b.fill(`input[autocomplete="cc-number"]`, "4242 4242 4242 4242")
+	b.fill(`input[autocomplete="cc-exp"]`, "12 / 30")
+	b.fill(`input[autocomplete="cc-csc"]`, "123")
+	if resp := b.tap(`button[type="submit"]`); resp.Status != 200 || !strings.HasSuffix(resp.URL, "/done") {
+		t.Fatalf("paying for the cart: status %d at %s", resp.Status, resp.URL)
+	}
+	cartTaps, cartFields := b.effort()
+	if page := b.text("main"); !strings.Contains(page, "HC-000002 is confirmed") {
+		t.Fatalf("the cart's confirmation page says:\n%s", page)
 	}
 	b.open(d.url)
+	b.waitText("#inbox", "Order HC-000002 is confirmed: 1 × Acme tote bag, 1 × Signed vinyl, first pressing (red), $43.00. Shipping to Brooklyn, NY.")
+	got = b.waitText("#merchant", "HC-000002")
+	cartOrder := ""
+	for _, line := range strings.Split(got, "\n") {
+		if strings.Contains(line, "HC-000002") {
+			cartOrder = line
+		}
+	}
+	for _, want := range []string{"1 × Acme tote bag; 1 × Signed vinyl, first pressing (red)", "$43.00"} {
+		if !strings.Contains(cartOrder, want) {
+			t.Fatalf("the merchant's cart order shows %q, want %q in it; the pane shows:\n%s", cartOrder, want, got)
+		}
+	}
+	if n := strings.Count(got, "HC-"); n != 2 {
+		t.Fatalf("the merchant's pane shows %d orders, want 2 (the cart is one order):\n%s", n, got)
+	}
+	b.waitText("#offers-"+totePost, "48 left")
+	b.waitText("#offers-"+vinylPost, "99 left")
+	b.screenshot("feed.png", 1200, 900)
 
 	// A repeat purchase with the saved details: #BuyNow, then YES.
 	b.resetEffort()
 	b.tap(chromedp.CSS(post + ` button[value="#BuyNow"]`))
 	b.waitText("#inbox", "with Visa ending 4242, shipping to Brooklyn, NY? Reply YES")
 	b.tap(`#inbox-pane button[value="YES"]`)
-	b.waitText("#inbox", "Order HC-000002 is confirmed")
+	b.waitText("#inbox", "Order HC-000003 is confirmed")
 	repeatTaps, repeatFields := b.effort()
-	b.waitText("#merchant", "HC-000002")
-	b.waitText("#offers-"+totePost, "48 left")
+	b.waitText("#merchant", "HC-000003")
+	b.waitText("#offers-"+totePost, "47 left")
 
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the browser console reported:\n%s", strings.Join(errs, "\n"))
@@ -219,6 +306,7 @@ func TestBrowserDemoJourney(t *testing.T) {
 	for _, line := range []string{
 		fmt.Sprintf("demo journey: first purchase took %d taps and %d fields from the feed (a declined card cost %d more taps and %d fields)",
 			firstTaps, firstFields, declineTaps, declineFields),
+		fmt.Sprintf("demo journey: cart purchase of 2 items took %d taps and %d fields from the feed (2 × #AddToCart, the cart link, Check out, saved details, 4242)", cartTaps, cartFields),
 		fmt.Sprintf("demo journey: repeat purchase took %d taps and %d fields (#BuyNow, then YES by DM)", repeatTaps, repeatFields),
 	} {
 		t.Log(line)
