@@ -19,7 +19,7 @@ func (v *validator) metrics(m Metrics) {
 		v.add("metrics.path", "write a path such as /metrics", "%q does not start with /", m.Path)
 	}
 	switch m.Path {
-	case "/healthz", "/readyz", "/webhooks/x":
+	case "/healthz", "/readyz":
 		v.add("metrics.path", "choose another path, such as /metrics", "%q is already served by hashcart", m.Path)
 	}
 }
