@@ -48,7 +48,7 @@ func instrument(svc *service, m *metrics.Metrics) {
 	for _, merchant := range svc.catalog.Load().Merchants() {
 		m.Offers(merchant.Offers)
 	}
-	m.WatchDatabase(svc.db.OpsSnapshot, 2*time.Second, 5*time.Second, time.Now)
+	m.WatchDatabase(svc.db.OpsSnapshot, 2*time.Second, time.Second, time.Now)
 }
 
 // meteredHolds counts holds placed and requests refused as sold out. A
