@@ -39,7 +39,9 @@ func TestHandoffStoppedMidRunGivesBackItsDeliveries(t *testing.T) {
 		defer close(hangUp)
 		job := &jobs.Handoff{Store: db.Orders(), Orders: fakeOrders{}, Client: srv.Client(), Now: time.Now,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Lease: time.Hour,
-			Endpoint: func(string) (jobs.MerchantEndpoint, bool) { return jobs.MerchantEndpoint{URL: srv.URL, Secret: "s"}, true }}
+			Endpoint: func(string) (jobs.MerchantEndpoint, bool) {
+				return jobs.MerchantEndpoint{URL: srv.URL, Secret: "s"}, true
+			}}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { _, err := job.Run(runCtx); done <- err }()

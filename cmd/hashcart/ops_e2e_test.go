@@ -475,6 +475,11 @@ func TestLogsHoldNoTokenCardOrAddress(t *testing.T) {
 	}
 	wait(t, "the confirmation DM", func(ctx context.Context) (int, error) { d, err := s.sim.WaitDMs(ctx, 2); return len(d), err })
 	s.settle(t)
+	// The purchase is a sale in the metrics too.
+	if _, page := scrape(t, s.base, ""); metric(t, page, `hashcart_sales_total{merchant="acme",offer="signed-vinyl"}`) != 1 ||
+		metric(t, page, `hashcart_holds_total{merchant="acme",offer="signed-vinyl"}`) != 1 {
+		t.Errorf("one purchase: want 1 hold and 1 sale of signed-vinyl in the metrics")
+	}
 	in.stop(syscall.SIGTERM)
 
 	logs := in.logs.String()
