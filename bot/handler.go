@@ -435,7 +435,7 @@ func (b *Bot) onDM(ctx context.Context, ev inbox.Event, cat *commerce.Catalog, m
 			if err := b.Stores.Forget(ctx, sender, now); err != nil {
 				return err
 			}
-			b.Log.Info("buyer details erased on request", "buyer", sender, "merchant", m.ID)
+			b.Log.InfoContext(ctx, "buyer details erased on request", "buyer", sender, "merchant", m.ID)
 			return send("dm_forget_done", priv)
 		}
 		return send("dm_nothing_to_confirm", priv)
@@ -545,7 +545,7 @@ func (b *Bot) oneTap(ctx context.Context, a answer, cat *commerce.Catalog, buyer
 	order, err := b.Checkout.OneTap(ctx, h, o)
 	switch {
 	case err == nil:
-		b.Log.Info("one-tap order paid", "order", order.Reference(), "merchant", m.ID)
+		b.Log.InfoContext(ctx, "one-tap order paid", "order", order.Reference(), "merchant", m.ID)
 		return nil
 	case errors.Is(err, commerce.ErrUsed):
 		return nil // already bought: its confirmation went out then

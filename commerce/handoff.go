@@ -27,6 +27,9 @@ type HandoffStore interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
 	// FinishDelivery records an attempt.
 	FinishDelivery(ctx context.Context, id int64, delivered, dead bool, next time.Time, lastError string, now time.Time) error
+	// ReleaseDeliveries gives back claimed deliveries that were not
+	// attempted, so that any instance may claim them at once.
+	ReleaseDeliveries(ctx context.Context, ids []int64) error
 }
 
 // HandoffOrder is the JSON a merchant's order_webhook receives.

@@ -32,6 +32,7 @@ type Config struct {
 	Jobs      Jobs       `yaml:"jobs"`
 	Reminders Reminders  `yaml:"reminders"`
 	Log       Log        `yaml:"log"`
+	Metrics   Metrics    `yaml:"metrics"`
 	Merchants []Merchant `yaml:"merchants"`
 }
 
@@ -263,6 +264,7 @@ func defaults() *Config {
 		Checkout: Checkout{Hold: Duration{15 * time.Minute}, CartLinkTTL: Duration{24 * time.Hour}},
 		Intake:   Intake{Workers: 4, Batch: 100, PollInterval: Duration{250 * time.Millisecond}, MaxAttempts: 10},
 		Log:      Log{Format: "text", Level: "info"},
+		Metrics:  Metrics{Enabled: true, Path: "/metrics"},
 		Outbox: Outbox{
 			Workers: 2, Batch: 20, PollInterval: Duration{200 * time.Millisecond},
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,

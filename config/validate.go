@@ -141,6 +141,7 @@ func (v *validator) validate(c *Config) {
 	}
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.metrics(c.Metrics)
 	v.merchants(c.Merchants)
 }
 

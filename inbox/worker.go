@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/hashcart/hashcart/logctx"
 	"time"
 )
 
@@ -28,6 +30,11 @@ type Workers struct {
 	// committed: what the handlers wrote (messages in the outbox) is now
 	// visible to others, so this is where their consumers are woken.
 	Committed func()
+	// Handled, when set, is called after each handler run with the event's
+	// kind and the handler's result, for metrics. A nil result is counted
+	// before its transaction commits; should that commit fail, the event is
+	// handled again and reported again.
+	Handled func(kind Kind, err error)
 
 	once sync.Once
 	wake chan struct{}
@@ -113,7 +120,12 @@ func (w *Workers) handle(ctx context.Context, ev Event) (err error) {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
+		if w.Handled != nil {
+			w.Handled(ev.Kind, err)
+		}
 	}()
+	// Whatever the handler logs with ctx names the event.
+	ctx = logctx.With(ctx, slog.String("event_id", ev.ID))
 	return w.Handler.HandleEvent(ctx, ev)
 }
 

@@ -63,20 +63,36 @@ func (j *Handoff) Run(ctx context.Context) (int, error) {
 		if err != nil || len(due) == 0 {
 			return delivered, err
 		}
-		for _, d := range due {
+		// Records are written even when ctx ends (shutdown): a delivery
+		// made must be recorded, and one not attempted is given back.
+		bg := context.WithoutCancel(ctx)
+		for i, d := range due {
+			if ctx.Err() != nil {
+				// Stopping: give the rest back, for whichever instance
+				// runs next.
+				return delivered, j.release(bg, due[i:])
+			}
 			if j.Now().UTC().After(claimedAt.Add(lease / 2)) {
 				// The lease is running out: another instance may claim the
 				// rest soon, and sending them now could deliver them twice.
+				// Give them back and claim afresh.
+				if err := j.release(bg, due[i:]); err != nil {
+					return delivered, err
+				}
 				break
 			}
 			sendErr := j.send(ctx, d)
 			now := j.Now().UTC()
 			if sendErr == nil {
 				delivered++
-				if err := j.Store.FinishDelivery(ctx, d.ID, true, false, now, "", now); err != nil {
+				if err := j.Store.FinishDelivery(bg, d.ID, true, false, now, "", now); err != nil {
 					return delivered, err
 				}
 				continue
+			}
+			if ctx.Err() != nil {
+				// Cut short by shutdown, not the merchant's failure.
+				return delivered, j.release(bg, due[i:])
 			}
 			dead := now.Sub(d.CreatedAt) >= maxAge
 			wait := min(10*time.Second<<min(d.Attempts, 12), time.Hour)
@@ -86,12 +102,22 @@ func (j *Handoff) Run(ctx context.Context) (int, error) {
 			} else {
 				j.Log.Warn("merchant hand-off failed, will retry", "merchant", d.MerchantID, "delivery", d.DeliveryID, "attempt", d.Attempts+1, "retry_in", wait, "err", sendErr)
 			}
-			if err := j.Store.FinishDelivery(ctx, d.ID, false, dead, now.Add(wait), sendErr.Error(), now); err != nil {
+			if err := j.Store.FinishDelivery(bg, d.ID, false, dead, now.Add(wait), sendErr.Error(), now); err != nil {
 				return delivered, err
 			}
 		}
 	}
 	return delivered, nil
+}
+
+func (j *Handoff) release(ctx context.Context, ds []commerce.Delivery) error {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return j.Store.ReleaseDeliveries(ctx, ids)
 }
 
 func (j *Handoff) send(ctx context.Context, d commerce.Delivery) error {

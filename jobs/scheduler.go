@@ -24,6 +24,10 @@ var Parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron
 
 // Scheduler runs jobs on their schedules.
 type Scheduler struct {
+	// Observe, when set before Run, is told of every run: the job's name,
+	// how long it took, how many units it did and its error (for metrics).
+	Observe func(job string, d time.Duration, n int, err error)
+
 	log  *slog.Logger
 	cron *cron.Cron
 	ctx  context.Context
@@ -66,7 +70,11 @@ func (s *Scheduler) run(job Job) {
 	}()
 	start := time.Now()
 	n, err := job.Run(ctx)
-	attrs := []any{"job", name, "count", n, "duration", time.Since(start).Round(time.Microsecond)}
+	took := time.Since(start)
+	if s.Observe != nil {
+		s.Observe(name, took, n, err)
+	}
+	attrs := []any{"job", name, "count", n, "duration", took.Round(time.Microsecond)}
 	switch {
 	case err != nil:
 		s.log.Error("job run failed", append(attrs, "err", err)...)

@@ -44,6 +44,18 @@ ORDER BY next_attempt_at, id LIMIT ?`+s.db.forUpdate(), now, now, limit).Scan(&r
 	return out, nil
 }
 
+// ReleaseDeliveries implements commerce.HandoffStore: the deliveries'
+// leases end now, attempts unchanged.
+func (s *Orders) ReleaseDeliveries(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.db.write(ctx).Exec(`UPDATE merchant_deliveries SET lease_until = NULL WHERE id IN ? AND status = 'pending'`, ids).Error; err != nil {
+		return fmt.Errorf("release %d deliveries: %w", len(ids), err)
+	}
+	return nil
+}
+
 // FinishDelivery records an attempt: delivered, to retry at next, or
 // given up (dead).
 func (s *Orders) FinishDelivery(ctx context.Context, id int64, delivered, dead bool, next time.Time, lastError string, now time.Time) error {

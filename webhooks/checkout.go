@@ -406,7 +406,7 @@ func (p *CheckoutPages) submit(c *fiber.Ctx) error {
 		return p.message(c, fiber.StatusGone, "This hold has ended",
 			`The items are no longer held for you. Reply to the post again, or DM "buy", while stock lasts.`)
 	case err != nil:
-		p.Log.Error("checkout failed", "hold", h.ID, "err", err)
+		p.Log.ErrorContext(ctx, "checkout failed", "hold", h.ID, "err", err)
 		return p.showHold(c, tok, fiber.StatusServiceUnavailable, form, nil, "Something went wrong on our side. Your items are still held; please try again.")
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
@@ -496,7 +496,7 @@ func (p *CheckoutPages) forget(c *fiber.Ctx) error {
 	if err := p.Forget(c.UserContext(), tok.BuyerID, p.Now()); err != nil {
 		return err
 	}
-	p.Log.Info("buyer details erased on request", "buyer", tok.BuyerID)
+	p.Log.InfoContext(c.UserContext(), "buyer details erased on request", "buyer", tok.BuyerID)
 	return p.showOrders(c, tok, "Your saved details are removed.")
 }
 

@@ -33,6 +33,8 @@ type SandboxPages struct {
 	// than once, and the webhook applies every delivery.
 	Apply func(ctx context.Context, o commerce.PaymentOutcome) error
 	Log   *slog.Logger
+	// Observer hears of signature failures; may be nil.
+	Observer Observer
 }
 
 // Mount registers GET and POST /pay/sandbox/:session (the hosted page) and
@@ -89,11 +91,11 @@ func (p *SandboxPages) pay(c *fiber.Ctx) error {
 	if res.ChargeID == "" {
 		// Refused before any charge (a field incomplete or invalid): no
 		// event, like a provider's page checking fields before submitting.
-		p.Log.Info("sandbox card refused before charge", "order_id", s.OrderID, "field", res.Field)
+		p.Log.InfoContext(c.UserContext(), "sandbox card refused before charge", "order_id", s.OrderID, "field", res.Field)
 		v.Alert, v.Field = res.Reason, res.Field
 		return p.render(c, fiber.StatusUnprocessableEntity, v)
 	}
-	p.Log.Info("sandbox charge", "order_id", s.OrderID, "charge_id", res.ChargeID, "paid", res.Paid, "reason", res.Reason)
+	p.Log.InfoContext(c.UserContext(), "sandbox charge", "order_id", s.OrderID, "charge_id", res.ChargeID, "paid", res.Paid, "reason", res.Reason)
 	body, sig, err := p.Provider.Event(s, res)
 	if err != nil {
 		return err
@@ -138,20 +140,21 @@ func (p *SandboxPages) receive(ctx context.Context, body []byte, signature strin
 	o, err := p.Provider.VerifyEvent(body, signature)
 	switch {
 	case errors.Is(err, sandbox.ErrSignature):
-		p.Log.Warn("sandbox event signature rejected", "signed", signature != "", "err", err)
+		observer(p.Observer).SignatureRejected("sandbox")
+		p.Log.WarnContext(ctx, "sandbox event signature rejected", "signed", signature != "", "err", err)
 		return fiber.StatusUnauthorized, err
 	case errors.Is(err, sandbox.ErrMalformedEvent):
-		p.Log.Warn("sandbox event malformed", "err", err)
+		p.Log.WarnContext(ctx, "sandbox event malformed", "err", err)
 		return fiber.StatusBadRequest, err
 	case err != nil:
-		p.Log.Error("sandbox event not verified", "err", err)
+		p.Log.ErrorContext(ctx, "sandbox event not verified", "err", err)
 		return fiber.StatusInternalServerError, err
 	}
 	if err := p.Apply(ctx, o); err != nil {
-		p.Log.Error("sandbox event not applied", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
+		p.Log.ErrorContext(ctx, "sandbox event not applied", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
 		return fiber.StatusInternalServerError, err
 	}
-	p.Log.Info("sandbox event applied", "event_id", o.EventID, "order_id", o.OrderID, "paid", o.Paid)
+	p.Log.InfoContext(ctx, "sandbox event applied", "event_id", o.EventID, "order_id", o.OrderID, "paid", o.Paid)
 	return fiber.StatusOK, nil
 }
 

@@ -13,11 +13,13 @@ import (
 // bodies over maxBody get 413, unknown routes 404, all as JSON, with no
 // stack or internals in the answer.
 //
-// Every answer carries a Server-Timing header (app;dur=milliseconds): the
+// Every answer carries X-Request-Id (see RequestIDHeader) and a
+// Server-Timing header (app;dur=milliseconds): the
 // time hashcart spent on the request, for operators' dashboards and the
 // load tools.
 func NewApp(maxBody int, log *slog.Logger) *fiber.App {
 	app := newFiber(maxBody, log)
+	app.Use(requestID(log))
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -40,7 +42,7 @@ func newFiber(maxBody int, log *slog.Logger) *fiber.App {
 			if errors.As(err, &fe) {
 				code, msg = fe.Code, fe.Message
 			} else {
-				log.Error("http handler failed", "method", c.Method(), "path", c.Path(), "err", err)
+				log.ErrorContext(c.UserContext(), "http handler failed", "method", c.Method(), "route", c.Route().Path, "err", err)
 			}
 			return c.Status(code).JSON(fiber.Map{"error": msg})
 		},

@@ -31,6 +31,8 @@ type StripeWebhook struct {
 	Release func(ctx context.Context, orderID int64) error
 	// Log gets one line per delivery; never the body or the signature.
 	Log *slog.Logger
+	// Observer hears of signature failures; may be nil.
+	Observer Observer
 }
 
 // Mount registers POST /webhooks/stripe. The answers follow Stripe's
@@ -48,30 +50,31 @@ func (w *StripeWebhook) receive(c *fiber.Ctx) error {
 	o, released, err := w.Provider.Outcome(ctx, c.Body(), header)
 	switch {
 	case errors.Is(err, stripepay.ErrSignature):
-		w.Log.Warn("stripe event signature rejected", "signed", header != "", "err", err)
+		observer(w.Observer).SignatureRejected("stripe")
+		w.Log.WarnContext(ctx, "stripe event signature rejected", "signed", header != "", "err", err)
 		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "missing or invalid " + StripeSignatureHeader})
 	case errors.Is(err, stripepay.ErrMalformedEvent):
-		w.Log.Warn("stripe event malformed", "err", err)
+		w.Log.WarnContext(ctx, "stripe event malformed", "err", err)
 		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "malformed event"})
 	case err != nil:
-		w.Log.Error("stripe event not read", "err", err)
+		w.Log.ErrorContext(ctx, "stripe event not read", "err", err)
 		return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "event not applied; retry"})
 	}
 	switch {
 	case released:
 		if err := w.Release(ctx, o.OrderID); err != nil {
-			w.Log.Error("stripe expired session: hold not released", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
+			w.Log.ErrorContext(ctx, "stripe expired session: hold not released", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
 			return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "event not applied; retry"})
 		}
-		w.Log.Info("stripe session expired; hold released", "event_id", o.EventID, "order_id", o.OrderID)
+		w.Log.InfoContext(ctx, "stripe session expired; hold released", "event_id", o.EventID, "order_id", o.OrderID)
 	case o.EventID != "":
 		if err := w.Apply(ctx, o); err != nil {
-			w.Log.Error("stripe event not applied", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
+			w.Log.ErrorContext(ctx, "stripe event not applied", "event_id", o.EventID, "order_id", o.OrderID, "err", err)
 			return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "event not applied; retry"})
 		}
-		w.Log.Info("stripe event applied", "event_id", o.EventID, "order_id", o.OrderID, "paid", o.Paid)
+		w.Log.InfoContext(ctx, "stripe event applied", "event_id", o.EventID, "order_id", o.OrderID, "paid", o.Paid)
 	default:
-		w.Log.Debug("stripe event ignored")
+		w.Log.DebugContext(ctx, "stripe event ignored")
 	}
 	return c.SendStatus(fiber.StatusOK)
 }

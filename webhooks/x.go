@@ -32,6 +32,8 @@ type XHandler struct {
 	Intake    Intake
 	Now       func() time.Time
 	Log       *slog.Logger
+	// Observer hears of each delivery's outcome; may be nil.
+	Observer Observer
 	// CommitTimeout bounds how long a delivery waits for its commit before
 	// answering 503 (X then retries). Default 10s.
 	CommitTimeout time.Duration
@@ -81,7 +83,8 @@ func (h *XHandler) validSignature(header string, body []byte) bool {
 func (h *XHandler) deliver(c *fiber.Ctx) error {
 	body := c.Body()
 	if !h.validSignature(c.Get(SignatureHeader), body) {
-		h.Log.Warn("x webhook signature rejected", "remote", c.IP(), "signed", c.Get(SignatureHeader) != "")
+		observer(h.Observer).SignatureRejected("x")
+		h.Log.WarnContext(c.UserContext(), "x webhook signature rejected", "remote", c.IP(), "signed", c.Get(SignatureHeader) != "")
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "missing or invalid " + SignatureHeader})
 	}
 	forUser, events, err := inbox.Split(body, h.Now())
@@ -89,7 +92,8 @@ func (h *XHandler) deliver(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": err.Error()})
 	}
 	if !h.KnownUser(forUser) {
-		h.Log.Warn("x webhook for an unknown account dropped", "for_user_id", forUser, "events", len(events))
+		observer(h.Observer).Intake(events, "dropped")
+		h.Log.WarnContext(c.UserContext(), "x webhook for an unknown account dropped", "for_user_id", forUser, "events", len(events))
 		return c.SendStatus(fiber.StatusOK)
 	}
 	timeout := h.CommitTimeout
@@ -104,8 +108,10 @@ func (h *XHandler) deliver(c *fiber.Ctx) error {
 			level = slog.LevelWarn
 		}
 		h.Log.Log(ctx, level, "x webhook not stored, asking X to retry", "for_user_id", forUser, "events", len(events), "err", err)
+		observer(h.Observer).Intake(events, "refused")
 		c.Set(fiber.HeaderRetryAfter, "1")
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "temporarily unable to store events; retry"})
 	}
+	observer(h.Observer).Intake(events, "stored")
 	return c.SendStatus(fiber.StatusOK)
 }

@@ -105,6 +105,9 @@ type Sender struct {
 	// Log receives one line per message given up, failed or collapsed;
 	// slog.Default when nil.
 	Log *slog.Logger
+	// Observe, when set, is told each outcome once it is recorded (Result
+	// with its Now filled in), for metrics. It must be quick.
+	Observe func(m Message, r Result)
 
 	once       sync.Once
 	cfg        Config
@@ -217,6 +220,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	}
 	for _, e := range c.Expired {
 		s.stats.gaveUp.Add(1)
+		s.observe(Message{Key: e.Key, MerchantID: e.MerchantID, Kind: e.Kind}, Result{Outcome: OutcomeExpired, Now: now})
 		reason := "too old"
 		if e.LinkExpired {
 			reason = "link expired"
@@ -350,19 +354,26 @@ func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
 		return nil
 	}
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
-		for _, o := range results {
-			if err := s.finish(ctx, o.m, o.r); err != nil {
+		for i, o := range results {
+			if err := s.finish(ctx, o.m, &results[i].r); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err == nil {
+		for _, o := range results {
+			s.observe(o.m.Message, o.r)
+		}
 		return nil
 	}
 	var errs []error
-	for _, o := range results {
-		errs = append(errs, s.finish(ctx, o.m, o.r))
+	for i, o := range results {
+		err := s.finish(ctx, o.m, &results[i].r)
+		if err == nil {
+			s.observe(o.m.Message, results[i].r)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -487,8 +498,15 @@ func (s *Sender) failedAttempt(p *pass, m Claimed, err error) {
 	p.record(m, Result{Outcome: OutcomeRetry, Next: s.Now().Add(wait), Error: err.Error()})
 }
 
-// finish records r for m; a Result for a lease lost meanwhile is logged.
-func (s *Sender) finish(ctx context.Context, m Claimed, r Result) error {
+func (s *Sender) observe(m Message, r Result) {
+	if s.Observe != nil {
+		s.Observe(m, r)
+	}
+}
+
+// finish records r for m, filling in r's ids and times; a Result for a
+// lease lost meanwhile is logged.
+func (s *Sender) finish(ctx context.Context, m Claimed, r *Result) error {
 	r.ID, r.Claim, r.Now = m.ID, m.Claim, s.Now()
 	if r.Next.IsZero() {
 		r.Next = r.Now
@@ -496,7 +514,7 @@ func (s *Sender) finish(ctx context.Context, m Claimed, r Result) error {
 	if len(r.Error) > 1000 {
 		r.Error = r.Error[:1000]
 	}
-	ok, err := s.Store.Finish(ctx, r)
+	ok, err := s.Store.Finish(ctx, *r)
 	if err != nil {
 		s.Log.Error("outbox could not record a send", "key", m.Key, "outcome", r.Outcome, "err", err)
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/hashcart/hashcart/config"
 	"github.com/hashcart/hashcart/inbox"
 	"github.com/hashcart/hashcart/jobs"
+	"github.com/hashcart/hashcart/logctx"
 	"github.com/hashcart/hashcart/webhooks"
 )
 
@@ -45,16 +46,19 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	// logctx adds what the context carries (request_id, event_id).
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logctx.NewHandler(slog.NewTextHandler(w, opts)))
 }
 
 // serve wires storage, intake, the bot, the outbox and HTTP, and runs them
 // until ctx ends. Shutdown order matters: HTTP stops first and waits for
 // in-flight deliveries (whose commits are still being made), then the
-// committer, the workers and the sender stop, each finishing what it holds.
+// committer, the workers and the sender stop, each finishing what it holds
+// and giving back what it claimed but did not start. All of it is bounded
+// by server.shutdown_timeout (see stopWithin).
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return serveWith(ctx, cfg, log, serveExtras{})
 }
@@ -72,19 +76,22 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 		return err
 	}
 	defer svc.db.Close()
+	m := newMetrics(cfg, svc)
 	committer := inbox.NewCommitter(svc.db.Inbox(), 1000, svc.workers.Wake, log)
 
 	app := webhooks.NewApp(int(cfg.Server.MaxBody), log)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	mountOps(app, cfg, svc.db, m, log)
 	xh := &webhooks.XHandler{
 		ConsumerSecret: cfg.X.ConsumerSecret,
 		KnownUser: func(id string) bool {
 			_, ok := svc.catalog.Load().MerchantByXUserID(id)
 			return ok
 		},
-		Intake: committer,
-		Now:    time.Now,
-		Log:    log,
+		Intake:   committer,
+		Now:      time.Now,
+		Log:      log,
+		Observer: observerOf(m),
 	}
 	xh.Mount(app, cfg.X.WebhookPath)
 	pages := &webhooks.CheckoutPages{
@@ -103,16 +110,19 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 		return err
 	}
 	if svc.sandbox != nil {
-		(&webhooks.SandboxPages{Provider: svc.sandbox, Apply: apply, Log: log}).Mount(app)
+		(&webhooks.SandboxPages{Provider: svc.sandbox, Apply: apply, Log: log, Observer: observerOf(m)}).Mount(app)
 	}
 	if svc.stripe != nil {
-		(&webhooks.StripeWebhook{Provider: svc.stripe, Apply: apply, Log: log,
+		(&webhooks.StripeWebhook{Provider: svc.stripe, Apply: apply, Log: log, Observer: observerOf(m),
 			Release: func(ctx context.Context, orderID int64) error {
 				return svc.db.Orders().CancelPendingOrder(ctx, orderID, time.Now().UTC())
 			}}).Mount(app)
 	}
 
 	sched := jobs.New(log)
+	if m != nil {
+		sched.Observe = m.JobRun
+	}
 	expire := &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now, Released: func(ctx context.Context, holds []commerce.Hold) (int, error) {
 		n, err := svc.bot.ServeReleased(ctx, holds, svc.db.InTx)
 		if n > 0 {
@@ -171,11 +181,6 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 		log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.Duration)
 	case runErr = <-httpErr:
 	}
-	if err := app.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.Duration); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
-	stopBackground()
-	bg.Wait()
-	log.Info("stopped")
+	stopWithin(cfg.Server.ShutdownTimeout.Duration, app, stopBackground, &bg, log)
 	return runErr
 }
