@@ -155,6 +155,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 	go func() { defer bg.Done(); committer.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.workers.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.sender.Run(bgCtx) }()
+	bg.Add(1)
+	go func() { defer bg.Done(); svc.tasks.Loop(bgCtx) }() // provider calls, outside transactions
 
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
