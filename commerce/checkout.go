@@ -148,6 +148,13 @@ func (c *Checkout) submit(ctx context.Context, items []OrderHold, offers []*Offe
 	if len(items) > 1 || h.CartID != 0 {
 		place.Items = items
 	}
+	if life := c.Provider.MinSessionLife(); !free && life > 0 && expires.Before(now.Add(life)) {
+		// The provider's session cannot end with the hold: the hold ends
+		// with the session instead (the stock stays reserved while the
+		// buyer is on the provider's page; an expired session releases it).
+		place.HoldUntil = now.Add(life).Truncate(time.Second)
+		expires = place.HoldUntil
+	}
 	order, err := c.Orders.PlaceOrder(ctx, place)
 	if err != nil {
 		return "", Order{}, err

@@ -148,3 +148,69 @@ func TestYESWithStripeFailingIsRetriedAndPaidOnce(t *testing.T) {
 		}
 	}
 }
+
+// Stripe refuses a Checkout Session shorter than 30 minutes, so starting
+// one extends the 15-minute hold to the session's end: the session's
+// expires_at is the hold's new end, and the stock stays reserved while the
+// buyer is on Stripe's page.
+func TestStripeSessionEndsWithTheExtendedHold(t *testing.T) {
+	fake, api := startFlakyStripe(t, 0)
+	s := stripeShop(t, storage.DriverSQLite, api)
+	ctx := context.Background()
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red"))
+	link := s.linkFor(t, 1)
+	before, err := s.db.Shop().Hold(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(before.ExpiresAt); d > 16*time.Minute {
+		t.Fatalf("hold before checkout ends in %s, want the 15-minute default", d)
+	}
+	form := get(t, link)
+	if !strings.Contains(form.body, "Once you continue to payment it stays held for 32 min while you pay.") {
+		t.Fatalf("the page does not say the hold lasts while paying on Stripe:\n%s", form.body)
+	}
+	start := time.Now()
+	next := postForm(t, link, shipping(csrfOf(t, form)))
+	if next.status != 303 || strings.HasPrefix(next.location, s.base) {
+		t.Fatalf("submit: %d to %q, want a redirect to the Checkout Session", next.status, next.location)
+	}
+	after, err := s.db.Shop().Hold(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, sessions := fake.snapshot()
+	if len(sessions) != 1 {
+		t.Fatalf("%d Checkout Sessions, want 1", len(sessions))
+	}
+	if got, want := sessions[0].Get("expires_at"), fmt.Sprint(after.ExpiresAt.Unix()); got != want {
+		t.Fatalf("session expires_at %s, hold ends %s (%s): the session must not outlive the hold", got, want, after.ExpiresAt)
+	}
+	if d := after.ExpiresAt.Sub(start); d < 31*time.Minute || d > 33*time.Minute {
+		t.Fatalf("hold extended to %s after submit, want about 32 minutes", d)
+	}
+	if page := get(t, link); page.status != 200 {
+		t.Fatalf("the checkout page (Stripe's cancel_url) after the extension: %d", page.status)
+	}
+}
+
+// The sandbox accepts any session expiry: its session ends with the hold,
+// which is not extended.
+func TestSandboxCheckoutLeavesTheHoldAsItWas(t *testing.T) {
+	s := startShop(t, storage.DriverSQLite, "outbox: { poll_interval: 50ms }")
+	ctx := context.Background()
+	s.deliver(t, replyTo("1001", 1, "#BuyNow red"))
+	link := s.linkFor(t, 1)
+	before, _ := s.db.Shop().Hold(ctx, 1)
+	form := get(t, link)
+	if strings.Contains(form.body, "while you pay") {
+		t.Fatal("the sandbox page promises a longer hold")
+	}
+	if next := postForm(t, link, shipping(csrfOf(t, form))); next.status != 303 {
+		t.Fatalf("submit: %d", next.status)
+	}
+	after, _ := s.db.Shop().Hold(ctx, 1)
+	if !after.ExpiresAt.Equal(before.ExpiresAt) {
+		t.Fatalf("sandbox checkout moved the hold from %s to %s", before.ExpiresAt, after.ExpiresAt)
+	}
+}
