@@ -31,7 +31,7 @@ func (*stubProvider) Name() string { return "stub" }
 func (*stubProvider) StartPayment(context.Context, commerce.PaymentRequest) (commerce.PaymentSession, error) {
 	return commerce.PaymentSession{ID: "s", RedirectURL: "http://pay.invalid/s"}, nil
 }
-func (*stubProvider) MinSessionLife() time.Duration { return 0 }
+func (*stubProvider) MinSessionLife() time.Duration                                { return 0 }
 func (*stubProvider) Refund(context.Context, string, commerce.Money, string) error { return nil }
 func (p *stubProvider) ChargeSaved(ctx context.Context, r commerce.PaymentRequest, m commerce.SavedMethod) (commerce.PaymentOutcome, error) {
 	p.mu.Lock()

@@ -98,13 +98,13 @@ type pageView struct {
 	// PayingHold is the minutes the items stay held once the buyer goes
 	// to a provider whose page cannot close sooner (Stripe); 0 otherwise.
 	PayingHold int
-	Form         commerce.Submission
-	Errors       map[string]string
-	Alert        string
-	Countries    template.HTML
-	Free         bool
-	Orders       []orderView
-	Saved        string
+	Form       commerce.Submission
+	Errors     map[string]string
+	Alert      string
+	Countries  template.HTML
+	Free       bool
+	Orders     []orderView
+	Saved      string
 	// The change of variant and quantity.
 	Variants   []choice
 	Quantities []choice
