@@ -542,10 +542,12 @@ func (b *Bot) oneTap(ctx context.Context, a answer, cat *commerce.Catalog, buyer
 	if !ok {
 		return send("dm_hold_ended", PrivateData{Merchant: m.ScreenName}, nil)
 	}
-	order, err := b.Checkout.OneTap(ctx, h, o)
+	order, err := b.Checkout.OneTap(ctx, h, o, a.ev.ID)
 	switch {
 	case err == nil:
-		b.Log.InfoContext(ctx, "one-tap order paid", "order", order.Reference(), "merchant", m.ID)
+		// The charge runs after this event commits (a provider task); the
+		// order's confirmation, or the link, follows.
+		b.Log.InfoContext(ctx, "one-tap charge queued", "order", order.Reference(), "merchant", m.ID)
 		return nil
 	case errors.Is(err, commerce.ErrUsed):
 		return nil // already bought: its confirmation went out then
@@ -553,20 +555,12 @@ func (b *Bot) oneTap(ctx context.Context, a answer, cat *commerce.Catalog, buyer
 		return send("dm_hold_ended", PrivateData{Merchant: m.ScreenName}, nil)
 	}
 	var fe commerce.FieldErrors
-	business := errors.Is(err, commerce.ErrAuthenticationRequired) || errors.Is(err, commerce.ErrNotFound) ||
-		errors.Is(err, commerce.ErrNotShippable) || errors.Is(err, commerce.ErrInvalid) || errors.As(err, &fe)
+	business := errors.Is(err, commerce.ErrNotFound) || errors.Is(err, commerce.ErrNotShippable) ||
+		errors.Is(err, commerce.ErrInvalid) || errors.As(err, &fe)
 	if !business {
 		return err
 	}
-	reason := "it needs your confirmation."
-	if !errors.Is(err, commerce.ErrAuthenticationRequired) {
-		reason = "your saved details can't be used for this order."
-	}
-	method := "your saved card"
-	if saved, ok := b.Checkout.OneTapOffer(ctx, buyer.XUserID, o); ok {
-		method = saved.Method.Label()
-	}
-	return send("dm_onetap_failed", PrivateData{Merchant: m.ScreenName, Method: method, Reason: reason, Link: outbox.LinkPlaceholder},
+	return send("dm_onetap_failed", PrivateData{Merchant: m.ScreenName, Method: "your saved card", Reason: "your saved details can't be used for this order.", Link: outbox.LinkPlaceholder},
 		&outbox.Link{BuyerID: buyer.XUserID, Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: h.ID}, ExpiresAt: h.ExpiresAt})
 }
 

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -29,6 +30,42 @@ func (n *Notifier) OrderPaid(ctx context.Context, o commerce.Order) error {
 // OrderRefunded implements commerce.Notifier.
 func (n *Notifier) OrderRefunded(ctx context.Context, o commerce.Order) error {
 	return n.send(ctx, o, "dm_order_refunded", outbox.PriorityConfirmation)
+}
+
+// OneTapFailed implements commerce.Notifier: the buyer gets the hold's
+// link to finish on the page, with the reason in plain words, or word that
+// the hold has ended.
+func (n *Notifier) OneTapFailed(ctx context.Context, key string, f commerce.OneTapFailure) error {
+	o := f.Order
+	m, ok := n.Catalog().Merchant(o.MerchantID)
+	if !ok {
+		return fmt.Errorf("order %s: merchant %q is not configured", o.Reference(), o.MerchantID)
+	}
+	msg := outbox.Message{MerchantID: m.ID, Kind: outbox.KindDM, Priority: outbox.PriorityCheckout, RecipientID: o.BuyerID}
+	name := "dm_onetap_failed"
+	d := PrivateData{Merchant: m.ScreenName, Method: "your saved card", Link: outbox.LinkPlaceholder}
+	if f.Method != nil {
+		d.Method = f.Method.Label()
+	}
+	switch {
+	case errors.Is(f.Err, commerce.ErrExpired):
+		name, d.Link = "dm_hold_ended", ""
+	case errors.Is(f.Err, commerce.ErrAuthenticationRequired):
+		d.Reason = "it needs your confirmation."
+	case errors.Is(f.Err, commerce.ErrUnavailable):
+		d.Reason = "we couldn't reach the payment provider."
+	default:
+		d.Reason = "your saved details can't be used for this order."
+	}
+	if name == "dm_onetap_failed" {
+		msg.Link = &outbox.Link{BuyerID: o.BuyerID, Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: o.HoldID}, ExpiresAt: f.HoldEnds}
+	}
+	text, err := n.Templates.Private(m.ID, name, d)
+	if err != nil {
+		return err
+	}
+	msg.Key, msg.Text = key+":"+name, text
+	return n.Outbox.Enqueue(ctx, msg)
 }
 
 func (n *Notifier) send(ctx context.Context, o commerce.Order, name string, priority int) error {

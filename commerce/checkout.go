@@ -17,6 +17,9 @@ import (
 type Notifier interface {
 	OrderPaid(ctx context.Context, o Order) error
 	OrderRefunded(ctx context.Context, o Order) error
+	// OneTapFailed tells the buyer a one-tap charge did not pay; key is
+	// unique to the attempt (its task's key).
+	OneTapFailed(ctx context.Context, key string, f OneTapFailure) error
 }
 
 // Checkout turns a hold and a buyer's details into an order and a payment.
@@ -30,8 +33,11 @@ type Checkout struct {
 	// Handoff, when set, queues a paid order for its merchant, in the
 	// payment's transaction.
 	Handoff func(ctx context.Context, o Order) error
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Tasks records provider calls decided in an event's transaction
+	// (one-tap charges) for RunTask.
+	Tasks TaskStore
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
 // Submission is what the buyer gave on the checkout page.
@@ -142,6 +148,13 @@ func (c *Checkout) submit(ctx context.Context, items []OrderHold, offers []*Offe
 	if len(items) > 1 || h.CartID != 0 {
 		place.Items = items
 	}
+	if life := c.Provider.MinSessionLife(); !free && life > 0 && expires.Before(now.Add(life)) {
+		// The provider's session cannot end with the hold: the hold ends
+		// with the session instead (the stock stays reserved while the
+		// buyer is on the provider's page; an expired session releases it).
+		place.HoldUntil = now.Add(life).Truncate(time.Second)
+		expires = place.HoldUntil
+	}
 	order, err := c.Orders.PlaceOrder(ctx, place)
 	if err != nil {
 		return "", Order{}, err
@@ -238,19 +251,28 @@ func (c *Checkout) Apply(ctx context.Context, o PaymentOutcome) error {
 	return nil
 }
 
-// OneTap buys a hold with the buyer's saved address and payment method,
-// without a page: the answer to "Buy ...? Reply YES". It returns the paid
-// order; ErrNotFound when nothing usable is saved, ErrNotShippable when the
-// saved address is outside the offer's ship_to, ErrExpired or ErrUsed as
-// Submit, and the provider's error (ErrAuthenticationRequired, a decline)
-// when the charge fails: the buyer then finishes on the page.
-func (c *Checkout) OneTap(ctx context.Context, h Hold, o *Offer) (Order, error) {
+// OneTap starts buying a hold with the buyer's saved address and payment
+// method, without a page: the answer to "Buy ...? Reply YES". It places the
+// pending order and records the charge as a provider task (TaskCharge), both
+// in ctx's transaction (the YES event's): no network call is made here. The
+// charge runs after the commit (RunTask); its outcome reaches the buyer as
+// the order's confirmation DM or as a OneTapFailure (the link to finish on
+// the page). requestID names the request (the event id): the same request
+// records one task, and a later YES for the same order records another.
+//
+// It returns the pending order; ErrNotFound when nothing usable is saved,
+// ErrNotShippable when the saved address is outside the offer's ship_to,
+// ErrExpired or ErrUsed as Submit.
+func (c *Checkout) OneTap(ctx context.Context, h Hold, o *Offer, requestID string) (Order, error) {
 	now := c.Now().UTC()
 	if h.Status != HoldActive || !now.Before(h.ExpiresAt) {
 		if existing, err := c.Orders.OrderForHold(ctx, h.ID); err == nil && existing.Status != OrderPending {
 			return existing, ErrUsed
 		}
 		return Order{}, ErrExpired
+	}
+	if c.Tasks == nil {
+		return Order{}, fmt.Errorf("one-tap: no task store: %w", ErrInvalid)
 	}
 	saved, err := c.Details.SavedDetails(ctx, h.BuyerID)
 	if err != nil {
@@ -269,17 +291,12 @@ func (c *Checkout) OneTap(ctx context.Context, h Hold, o *Offer) (Order, error) 
 	if order.Status != OrderPending {
 		return order, ErrUsed
 	}
-	out, err := c.Provider.ChargeSaved(ctx, PaymentRequest{
-		OrderID: order.ID, Reference: order.Reference(), BuyerID: h.BuyerID, Amount: h.Total(),
-		Description: describe(h, o), Email: saved.Contact.Email, ExpiresAt: h.ExpiresAt,
-	}, *saved.Method)
-	if err != nil {
-		return order, fmt.Errorf("charge saved method: %w", err)
-	}
-	if err := c.Apply(ctx, out); err != nil {
+	task := ProviderTask{Key: "charge:" + order.Reference() + ":" + requestID, Kind: TaskCharge, Provider: c.Provider.Name(),
+		OrderID: order.ID, BuyerID: h.BuyerID, Deadline: h.ExpiresAt}
+	if err := c.Tasks.EnqueueTask(ctx, task, now); err != nil {
 		return order, err
 	}
-	return c.Orders.Order(ctx, order.ID)
+	return order, nil
 }
 
 // OneTapOffer says whether a buyer can buy with one tap (saved address and

@@ -22,6 +22,9 @@ var (
 	// ErrAuthenticationRequired: a saved method cannot be charged without
 	// the buyer (3-D Secure); send them to the checkout page.
 	ErrAuthenticationRequired = errors.New("the payment needs the buyer's confirmation")
+	// ErrUnavailable: the payment provider could not be reached (network
+	// errors, its 5xx answers) for long enough that hashcart gave up.
+	ErrUnavailable = errors.New("the payment provider is unavailable")
 )
 
 // LimitError is an ErrOverLimit that says how many units the buyer may

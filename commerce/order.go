@@ -127,6 +127,10 @@ type PlaceOrder struct {
 	Contact  Contact
 	Provider string
 	Now      time.Time
+	// HoldUntil, when set, extends each active hold of the order that
+	// ends sooner to end then, in the order's transaction (a payment
+	// session that cannot be shorter keeps the stock reserved).
+	HoldUntil time.Time
 }
 
 // OrderHold is a hold an order pays for, with the title it is sold under.
@@ -236,4 +240,10 @@ type PaymentProvider interface {
 	// (same Reference) must yield the same charge. ErrAuthenticationRequired
 	// when the buyer has to confirm on a page.
 	ChargeSaved(ctx context.Context, r PaymentRequest, m SavedMethod) (PaymentOutcome, error)
+	// MinSessionLife is the shortest a hosted payment may last at the
+	// provider (Stripe: 30 minutes, with margins), 0 when any expiry is
+	// accepted. When a payment starts, the order's holds are extended to
+	// end no sooner than this from now, so the payment never outlives
+	// them.
+	MinSessionLife() time.Duration
 }

@@ -274,3 +274,10 @@ func (db *DB) forUpdateOf(alias string) string {
 	}
 	return ""
 }
+
+// InTxForTest reports whether ctx carries a transaction, so tests can show
+// that a network call runs outside one.
+func InTxForTest(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
+}

@@ -31,6 +31,7 @@ var migrations = []migration{
 	{9, "reminder skips", reminderSkipsSchema},
 	{10, "merchant page", merchantPageSchema},
 	{11, "cart checkout", cartCheckoutSchema},
+	{12, "provider tasks", providerTasksSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

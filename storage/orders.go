@@ -127,6 +127,17 @@ func (s *Orders) PlaceOrder(ctx context.Context, p commerce.PlaceOrder) (commerc
 				return err
 			}
 		}
+		if !p.HoldUntil.IsZero() {
+			ids := []int64{p.Hold.ID}
+			for _, it := range p.Items {
+				ids = append(ids, it.Hold.ID)
+			}
+			until := p.HoldUntil.UTC()
+			if err := tx.Exec(`UPDATE holds SET expires_at = ?, updated_at = ? WHERE id IN ? AND status = 'active' AND expires_at < ?`,
+				until, p.Now, ids, until).Error; err != nil {
+				return fmt.Errorf("extend holds: %w", err)
+			}
+		}
 		ship, err := s.seal(p.Shipping, orderAAD(id, "shipping"))
 		if err != nil {
 			return err

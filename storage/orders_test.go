@@ -229,3 +229,30 @@ func TestExpiredPaymentSessionCancelsTheOrderAndReturnsTheStock(t *testing.T) {
 		}
 	})
 }
+
+func TestPlaceOrderExtendsTheHoldToHoldUntilNeverShortensIt(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db, clk)
+		_, vinyl, _ := testCatalog()
+		h, _, err := shop.Buy(ctx, commerce.Match{Offer: vinyl, Variant: "red", Quantity: 1}, commerce.Buyer{XUserID: "901"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		until := clk.now.Add(32 * time.Minute)
+		for _, u := range []time.Time{until, clk.now.Add(20 * time.Minute)} {
+			if _, err := db.Orders().PlaceOrder(ctx, commerce.PlaceOrder{Hold: h, Title: vinyl.Title, Shipping: brooklyn,
+				Contact: commerce.Contact{Email: "ada@example.com"}, Provider: "stripe", Now: clk.now, HoldUntil: u}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := db.Shop().Hold(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.ExpiresAt.Equal(until) {
+			t.Fatalf("hold ends %s, want %s (extended once, never shortened)", got.ExpiresAt, until)
+		}
+	})
+}

@@ -226,6 +226,7 @@ func (p *CheckoutPages) showCartDetails(c *fiber.Ctx, tok commerce.Token, cart c
 	v.Total, v.Action, v.CSRF = total.String(), "/checkout/"+secret, p.csrf("checkout", secret)
 	v.HoldUntil, v.MinutesLeft = until.UTC().Format("15:04"), int(until.Sub(now).Minutes()+0.5)
 	v.Form, v.Errors, v.Alert, v.Free = form, errs, alert, free
+	v.PayingHold = p.payingHold(until.Sub(now), free)
 	v.Countries = countryOptions(countries, form.Shipping.Country)
 	if v.Errors == nil {
 		v.Errors = map[string]string{}

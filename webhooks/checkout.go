@@ -95,13 +95,16 @@ type pageView struct {
 	Action, CSRF string
 	HoldUntil    string
 	MinutesLeft  int
-	Form         commerce.Submission
-	Errors       map[string]string
-	Alert        string
-	Countries    template.HTML
-	Free         bool
-	Orders       []orderView
-	Saved        string
+	// PayingHold is the minutes the items stay held once the buyer goes
+	// to a provider whose page cannot close sooner (Stripe); 0 otherwise.
+	PayingHold int
+	Form       commerce.Submission
+	Errors     map[string]string
+	Alert      string
+	Countries  template.HTML
+	Free       bool
+	Orders     []orderView
+	Saved      string
 	// The change of variant and quantity.
 	Variants   []choice
 	Quantities []choice
@@ -339,6 +342,7 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 		HoldUntil: h.ExpiresAt.UTC().Format("15:04"), MinutesLeft: int(h.ExpiresAt.Sub(now).Minutes() + 0.5),
 		Form: form, Errors: errs, Alert: alert, Countries: countryOptions(countries, form.Shipping.Country), Free: offer.Free(),
 	}
+	v.PayingHold = p.payingHold(h.ExpiresAt.Sub(now), offer.Free())
 	if v.Errors == nil {
 		v.Errors = map[string]string{}
 	}
@@ -525,4 +529,18 @@ func (p *CheckoutPages) change(c *fiber.Ctx) error {
 		return p.showHold(c, tok, fiber.StatusUnprocessableEntity, commerce.Submission{}, nil, "Please choose from the list.")
 	}
 	return err
+}
+
+// payingHold is the minutes a hold with left to go is extended to when its
+// payment starts (commerce extends it to the provider's shortest session),
+// 0 when it is not extended.
+func (p *CheckoutPages) payingHold(left time.Duration, free bool) int {
+	if p.Checkout == nil || free {
+		return 0
+	}
+	life := p.Checkout.Provider.MinSessionLife()
+	if life <= left {
+		return 0
+	}
+	return int(life.Minutes())
 }

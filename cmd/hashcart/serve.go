@@ -159,12 +159,13 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(5)
+	bg.Add(6)
 	go func() { defer bg.Done(); svc.watchConfig(bgCtx, log) }() // offers reload: SIGHUP, file change
 	go func() { defer bg.Done(); sched.Run(bgCtx) }()
 	go func() { defer bg.Done(); committer.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.workers.Run(bgCtx) }()
 	go func() { defer bg.Done(); svc.sender.Run(bgCtx) }()
+	go func() { defer bg.Done(); svc.tasks.Loop(bgCtx) }() // provider calls, outside transactions
 
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

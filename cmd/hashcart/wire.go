@@ -36,6 +36,9 @@ type service struct {
 	sender   *outbox.Sender
 	checkout *commerce.Checkout
 	handoff  *jobs.Handoff
+	// tasks runs provider calls recorded by events (one-tap charges,
+	// forgetting a buyer at the provider), after their commit.
+	tasks *jobs.ProviderTasks
 	// forget erases a buyer's saved details, here and at the provider.
 	forget  func(ctx context.Context, buyerID string, now time.Time) error
 	sandbox *sandbox.Provider
@@ -165,6 +168,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Details:  db.Orders(),
 		Provider: provider,
 		InTx:     db.InTx,
+		Tasks:    db.Tasks(),
 		Notify:   &bot.Notifier{Catalog: s.catalog.Load, Outbox: db.Outbox(), Templates: tpl},
 		Now:      now,
 		Log:      log,
@@ -178,12 +182,19 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	}
 	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
 		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log, Lease: cfg.Jobs.HandoffLease.Duration}
-	shop := forgettingShop{Shop: db.Shop()}
-	if s.stripe != nil {
-		shop.provider = s.stripe
+	s.tasks = &jobs.ProviderTasks{Store: db.Tasks(), Runner: s.checkout, Now: now, Log: log, Finished: s.sender.Wake}
+	shop := forgettingShop{Shop: db.Shop(), db: db}
+	if _, ok := provider.(commerce.BuyerForgetter); ok {
+		shop.provider = provider.Name()
 	}
 	s.bot.Stores = shop
-	s.forget = shop.Forget
+	s.forget = func(ctx context.Context, buyerID string, now time.Time) error {
+		err := shop.Forget(ctx, buyerID, now)
+		if err == nil {
+			s.tasks.Wake()
+		}
+		return err
+	}
 	s.bot.Checkout = s.checkout
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),
@@ -193,7 +204,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Poll:        cfg.Intake.PollInterval.Duration,
 		MaxAttempts: cfg.Intake.MaxAttempts,
 		Log:         log,
-		Committed:   s.sender.Wake,
+		Committed:   func() { s.sender.Wake(); s.tasks.Wake() },
 	}
 	return s, nil
 }
@@ -226,18 +237,24 @@ func merchantEndpoints(cfg *config.Config) func(string) (jobs.MerchantEndpoint, 
 // the payment provider (the Stripe Customer and its saved cards).
 type forgettingShop struct {
 	*storage.Shop
-	provider interface {
-		ForgetBuyer(ctx context.Context, buyerID string) error
-	}
+	db *storage.DB
+	// provider names a provider that keeps buyers; "" when it keeps none.
+	provider string
 }
 
-// Forget erases the buyer's saved details here, then at the provider.
+// Forget erases the buyer's saved details here and records the provider's
+// delete as a task, in one transaction (the caller's, for a DM): the
+// buyer's data goes at once, and the network call runs after the commit.
 func (f forgettingShop) Forget(ctx context.Context, buyerID string, now time.Time) error {
-	if err := f.Shop.Forget(ctx, buyerID, now); err != nil {
-		return err
-	}
-	if f.provider == nil {
-		return nil
-	}
-	return f.provider.ForgetBuyer(ctx, buyerID)
+	return f.db.InTx(ctx, func(ctx context.Context) error {
+		if err := f.Shop.Forget(ctx, buyerID, now); err != nil {
+			return err
+		}
+		if f.provider == "" {
+			return nil
+		}
+		return f.db.Tasks().EnqueueTask(ctx, commerce.ProviderTask{
+			Key: fmt.Sprintf("forget:%s:%d", buyerID, now.UnixNano()), Kind: commerce.TaskForget, Provider: f.provider, BuyerID: buyerID,
+		}, now)
+	})
 }

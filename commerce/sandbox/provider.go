@@ -37,6 +37,9 @@ type Provider struct {
 // Name is the provider's config name, "sandbox".
 func (p *Provider) Name() string { return "sandbox" }
 
+// MinSessionLife is 0: a sandbox session expires exactly with its hold.
+func (p *Provider) MinSessionLife() time.Duration { return 0 }
+
 // Refund returns a payment in full. The sandbox moves no money, so it only
 // checks that paymentRef is a charge id it issues ("ch_sbx_" and 24 hex
 // digits) and that amount is positive; it returns an error wrapping

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,10 @@ import (
 // left in requires_action) the error wraps commerce.ErrAuthenticationRequired
 // and the caller sends the buyer a link. Any other card error (a decline)
 // wraps commerce.ErrInvalid: the saved card cannot pay this order. A method
-// that is not a Stripe one, or an incomplete request, is commerce.ErrInvalid.
+// that is not a Stripe one, an incomplete request, or one Stripe refuses
+// (invalid_request_error other than 409 and 429) is commerce.ErrInvalid;
+// any other error (network, 5xx, 409, 429) is temporary and worth a retry
+// with the same key.
 func (p *Provider) ChargeSaved(ctx context.Context, r commerce.PaymentRequest, m commerce.SavedMethod) (commerce.PaymentOutcome, error) {
 	if err := validRequest(r); err != nil {
 		return commerce.PaymentOutcome{}, fmt.Errorf("stripe charge %s: %w", r.Reference, err)
@@ -52,6 +56,11 @@ func (p *Provider) ChargeSaved(ctx context.Context, r commerce.PaymentRequest, m
 				return commerce.PaymentOutcome{}, fmt.Errorf("stripe charge %s: %w", r.Reference, commerce.ErrAuthenticationRequired)
 			}
 			return commerce.PaymentOutcome{}, fmt.Errorf("stripe charge %s: card error %s/%s: %w", r.Reference, se.Code, se.DeclineCode, commerce.ErrInvalid)
+		}
+		if errors.As(err, &se) && se.Type == stripe.ErrorTypeInvalidRequest && se.HTTPStatusCode != http.StatusConflict && se.HTTPStatusCode != http.StatusTooManyRequests {
+			// A request Stripe refuses (a method or Customer gone): asking
+			// again gives the same answer.
+			return commerce.PaymentOutcome{}, fmt.Errorf("stripe charge %s: refused: %v: %w", r.Reference, err, commerce.ErrInvalid)
 		}
 		return commerce.PaymentOutcome{}, fmt.Errorf("stripe charge %s: %w", r.Reference, err)
 	}

@@ -53,6 +53,7 @@ func TestChargeSavedMapsStripeAnswers(t *testing.T) {
 		{"succeeded", 200, `{"id":"pi_ok","object":"payment_intent","status":"succeeded"}`, nil},
 		{"authentication required", 402, `{"error":{"type":"card_error","code":"authentication_required","message":"This payment requires authentication."}}`, commerce.ErrAuthenticationRequired},
 		{"intent requires action", 200, `{"id":"pi_3ds","object":"payment_intent","status":"requires_action"}`, commerce.ErrAuthenticationRequired},
+		{"payment method gone", 400, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such PaymentMethod"}}`, commerce.ErrInvalid},
 		{"card declined", 402, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`, commerce.ErrInvalid},
 	}
 	for _, tc := range cases {

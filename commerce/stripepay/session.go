@@ -38,9 +38,11 @@ const (
 // cancel_url = r.CancelURL.
 //
 // expires_at is r.ExpiresAt, but Stripe only accepts 30 minutes to 24 hours
-// ahead: a hold ending sooner than 31 minutes from now gets a session
-// expiring 31 minutes from now, and a longer one is cut to 23 h 59 min. So
-// the hold, not the session, bounds the sale: a session paid after its
+// ahead. commerce extends a shorter hold to MinSessionLife from now before
+// calling, so the session ends exactly with the hold. As a safety net for
+// other callers, a hold ending sooner than 31 minutes from now still gets a
+// session expiring 31 minutes from now, and a longer one is cut to 23 h 59
+// min; the hold, not the session, bounds the sale: a session paid after its
 // hold ended and its stock went to someone else is refunded by commerce
 // (PaymentResult.NeedsRefund), never honoured.
 //
@@ -108,6 +110,13 @@ func (p *Provider) StartPayment(ctx context.Context, r commerce.PaymentRequest) 
 	}
 	return commerce.PaymentSession{ID: s.ID, RedirectURL: s.URL}, nil
 }
+
+// MinSessionLife is 32 minutes: Stripe's 30-minute minimum, the minute of
+// margin SessionExpiry keeps, and a minute for the request to arrive.
+// commerce extends a hold ending sooner to now+32 min before the session is
+// made, so SessionExpiry leaves the hold's end unchanged and the session
+// ends with the hold.
+func (p *Provider) MinSessionLife() time.Duration { return minSessionLife + time.Minute }
 
 // SessionExpiry is the expires_at StartPayment sends at now for a hold
 // ending at holdEnds: holdEnds, kept between 31 minutes and 23 h 59 min
