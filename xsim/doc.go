@@ -10,6 +10,11 @@
 //   - POST /1.1/statuses/update.json (form body) and
 //     POST /1.1/direct_messages/events/new.json (JSON body)
 //     (X API v1.1, errors as {"errors":[{"code":..,"message":..}]});
+//   - GET /2/users/{id}/tweets and GET /1.1/statuses/user_timeline.json: an
+//     account's own posts, newest first, with time and id bounds and pages
+//     (timeline.go), so a client can look for a post it may have sent;
+//   - GET /2/dm_conversations/with/{participant_id}/dm_events: the messages
+//     the caller sent to one participant;
 //   - the Account Activity set-up: POST /oauth2/token (app bearer token),
 //     /2/webhooks[/{id}], /2/account_activity/webhooks/{id}/subscriptions/...
 //     and /1.1/account_activity/all/[{env}/]webhooks.json, .../subscriptions...

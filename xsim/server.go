@@ -142,6 +142,9 @@ func (s *Server) route(r *http.Request) (apiVersion, endpoint) {
 	if ep, _ := s.activityRoute(r); ep != nil { // Account Activity set-up (activity.go)
 		return ver, ep
 	}
+	if ep := s.timelineRoute(r); ep != nil { // a user's own posts (timeline.go)
+		return ver, ep
+	}
 	if r.Method == http.MethodGet {
 		// GET /2/dm_conversations/with/{participant_id}/dm_events
 		if rest, ok := strings.CutPrefix(p, "/2/dm_conversations/with/"); ok {
