@@ -55,7 +55,7 @@ func get(t *testing.T, srv *httptest.Server, token, path string, q url.Values, o
 type timeline struct {
 	first, plain, second, third string // 1111's posts, oldest first
 	other                       string // 2222's post
-	at                              []time.Time
+	at                          []time.Time
 }
 
 func seedTimeline(t *testing.T, srv *httptest.Server, clock *testClock) timeline {
