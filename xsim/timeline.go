@@ -131,7 +131,7 @@ func (s *Server) userTweetsV2(w http.ResponseWriter, r *http.Request, userID str
 	for _, p := range posts {
 		d := map[string]any{"id": p.ID, "text": p.Text, "edit_history_tweet_ids": []string{p.ID}}
 		if fields["created_at"] {
-			d["created_at"] = p.At.UTC().Format(v2TimeLayout)
+			d["created_at"] = p.At.UTC().Truncate(time.Second).Format(v2TimeLayout) // X gives whole seconds
 		}
 		if fields["author_id"] {
 			d["author_id"] = userID

@@ -118,7 +118,7 @@ func TestV2UserTweetsListsOnlyThatUsersPostsNewestFirstWithReplyReferences(t *te
 		t.Errorf("meta = %+v", page.Meta)
 	}
 	third := page.Data[0]
-	if third.Text != "Sold   out &  gone" || third.CreatedAt != tl.at[3].Format("2006-01-02T15:04:05.000Z") ||
+	if third.Text != "Sold   out &  gone" || third.CreatedAt != tl.at[3].Truncate(time.Second).Format("2006-01-02T15:04:05.000Z") ||
 		len(third.EditHistory) != 1 || third.EditHistory[0] != tl.third {
 		t.Errorf("newest post = %+v", third)
 	}

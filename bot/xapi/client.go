@@ -13,6 +13,11 @@ import (
 // logging Credentials shows only the consumer key and access token.
 type Credentials struct {
 	ConsumerKey, ConsumerSecret, AccessToken, AccessSecret string
+	// UserID is the X user id of the account the access token belongs to.
+	// Only calls that name the account need it (SentPosts); when it is
+	// empty they take it from the access token, which X issues as
+	// "<user id>-<rest>".
+	UserID string
 }
 
 // String describes c without its secrets.

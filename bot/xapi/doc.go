@@ -8,6 +8,11 @@
 // URL ("https://api.twitter.com" in production, an httptest server running
 // xsim in tests) and an *http.Client whose Transport carries the requests.
 //
+// To close the window where a sender died after X accepted a message but
+// before recording it, both clients can also list what the account sent:
+// PostLister (its recent posts; v2 and v1.1) and DMLister (a conversation's
+// messages; v2).
+//
 // Activity (NewActivity) sets up the Account Activity API for the app:
 // registering the webhook (X sends it a CRC challenge first), re-validating,
 // deleting it, and subscribing merchants' accounts, through v2 or v1.1.

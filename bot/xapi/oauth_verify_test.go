@@ -88,7 +88,7 @@ func verifySignature(r *http.Request, form url.Values, consumerSecret, tokenSecr
 		joined[i] = p[0] + "=" + p[1]
 	}
 	baseURI := "http://" + strings.ToLower(r.Host) + r.URL.EscapedPath()
-	base := "POST&" + rfc3986(baseURI) + "&" + rfc3986(strings.Join(joined, "&"))
+	base := r.Method + "&" + rfc3986(baseURI) + "&" + rfc3986(strings.Join(joined, "&"))
 	m := hmac.New(sha1.New, []byte(rfc3986(consumerSecret)+"&"+rfc3986(tokenSecret)))
 	m.Write([]byte(base))
 	want := base64.StdEncoding.EncodeToString(m.Sum(nil))

@@ -145,33 +145,46 @@ func v2ErrorDetail(raw []byte) (int, string) {
 // SentDMs calls GET /2/dm_conversations/with/{recipientID}/dm_events and
 // returns the texts of recent messages in the conversation, newest first.
 func (c *v2Client) SentDMs(ctx context.Context, creds Credentials, recipientID string) ([]SentDM, error) {
-	if c.baseErr != nil {
-		return nil, c.baseErr
+	var out struct {
+		Data []SentDM `json:"data"`
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		c.base+"/2/dm_conversations/with/"+url.PathEscape(recipientID)+"/dm_events?dm_event.fields=text,sender_id", nil)
+	path := "/2/dm_conversations/with/" + url.PathEscape(recipientID) + "/dm_events"
+	if err := c.get(ctx, creds, path, url.Values{"dm_event.fields": {"text,sender_id"}}, &out, false); err != nil {
+		return nil, fmt.Errorf("list dms: %w", err)
+	}
+	return out.Data, nil
+}
+
+// get sends a signed GET of path with query and decodes a 2xx answer into
+// out. A non-2xx answer becomes an *APIError; dm marks a DM endpoint.
+func (c *v2Client) get(ctx context.Context, creds Credentials, path string, query url.Values, out any, dm bool) error {
+	if c.baseErr != nil {
+		return c.baseErr
+	}
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := signingClient(c.hc, creds, nil).Do(req)
 	if err != nil {
-		return nil, err
+		return err // *url.Error: names method and URL, never the Authorization header
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
+		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		code, msg := v2ErrorDetail(raw)
-		return nil, fmt.Errorf("list dms: %w", newAPIError(resp.StatusCode, resp.Header, code, msg, false))
+		return newAPIError(resp.StatusCode, resp.Header, code, msg, dm)
 	}
-	var out struct {
-		Data []SentDM `json:"data"`
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("list dms: decode: %w", err)
-	}
-	return out.Data, nil
+	return nil
 }

@@ -81,7 +81,7 @@ func templatesFor(cfg *config.Config) (*bot.Templates, error) {
 func credentials(cfg *config.Config) func(string) (xapi.Credentials, bool) {
 	byID := map[string]xapi.Credentials{}
 	for _, m := range cfg.Merchants {
-		byID[m.ID] = xapi.Credentials{ConsumerKey: cfg.X.ConsumerKey, ConsumerSecret: cfg.X.ConsumerSecret, AccessToken: m.AccessToken, AccessSecret: m.AccessSecret}
+		byID[m.ID] = xapi.Credentials{ConsumerKey: cfg.X.ConsumerKey, ConsumerSecret: cfg.X.ConsumerSecret, AccessToken: m.AccessToken, AccessSecret: m.AccessSecret, UserID: m.XUserID}
 	}
 	return func(id string) (xapi.Credentials, bool) {
 		c, ok := byID[id]
