@@ -437,14 +437,18 @@ func (s *Sender) send(ctx context.Context, p *pass, m Claimed) {
 	}
 
 	// A sender died with this message in hand: look before sending again.
-	if m.Lapsed && m.Kind == KindDM {
-		if lister, ok := s.Client.(xapi.DMLister); ok {
-			if xid, found := s.alreadySent(ctx, lister, creds, m, text, timeout); found {
-				s.stats.sent.Add(1)
-				s.Log.Info("outbox message found at X after a lapsed lease; not sent again", "key", m.Key, "merchant", m.MerchantID)
-				p.record(m, Result{Outcome: OutcomeSent, XID: xid, Then: m.OnSent})
-				return
-			}
+	if m.Lapsed {
+		if xid, found := s.alreadySent(ctx, creds, m, timeout); found {
+			s.stats.sent.Add(1)
+			s.Log.Info("outbox message found at X after a lapsed lease; not sent again", "key", m.Key, "merchant", m.MerchantID, "kind", m.Kind)
+			p.record(m, Result{Outcome: OutcomeSent, XID: xid, Then: m.OnSent})
+			return
+		}
+		if !s.Now().Add(timeout).Before(m.LeaseUntil) {
+			// The look-up took so long that the lease could end during
+			// the send: put it back (not sent, so no look-up needed).
+			p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+			return
 		}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -523,27 +527,4 @@ func (s *Sender) finish(ctx context.Context, m Claimed, r *Result) error {
 		s.Log.Warn("outbox lease lost before the outcome was recorded", "key", m.Key, "outcome", r.Outcome)
 	}
 	return nil
-}
-
-// alreadySent looks for m among the recent messages of its conversation.
-// A message with a link is matched on the text before the link, since each
-// attempt mints a new one.
-func (s *Sender) alreadySent(ctx context.Context, lister xapi.DMLister, creds xapi.Credentials, m Claimed, text string, timeout time.Duration) (string, bool) {
-	callCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	recent, err := lister.SentDMs(callCtx, creds, m.RecipientID)
-	if err != nil {
-		s.Log.Warn("outbox could not check X for a lapsed message; sending", "key", m.Key, "err", err)
-		return "", false
-	}
-	want, hasLink := strings.CutSuffix(m.Text, LinkPlaceholder)
-	if !hasLink {
-		want, _, hasLink = strings.Cut(m.Text, LinkPlaceholder)
-	}
-	for _, d := range recent {
-		if d.Text == text || (hasLink && want != "" && strings.HasPrefix(d.Text, want)) {
-			return d.ID, true
-		}
-	}
-	return "", false
 }
