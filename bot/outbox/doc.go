@@ -10,10 +10,12 @@
 // A Sender's workers then claim due messages, lowest Priority first, and
 // send them. Claiming commits a lease before any call to X, so no database
 // transaction is held across the network; a message whose lease is held is
-// sent by no one else. Sending is at least once: a sender that dies after X
-// accepted a message but before it recorded so leaves the lease to expire,
-// and the message is sent again. X has no idempotency key, so this window
-// (one request's duration) cannot be closed.
+// sent by no one else. A sender that dies after X accepted a message but
+// before it recorded so leaves the lease to expire; X has no idempotency
+// key, so the next claim of such a message (Claimed.Lapsed) first looks for
+// it at X (a DM in its conversation, a reply among the account's posts
+// since the message was enqueued) and records the one found instead of
+// sending again. If X cannot be asked, the message is sent: at least once.
 //
 // Every claim takes one unit of two rate budgets kept in the database and
 // shared by all instances: the sending account's and the app's, each a count
