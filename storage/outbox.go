@@ -199,8 +199,13 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		out.Expired = expired
 
 		var rows []outboxRow
+		// "status IN" repeats what the OR says so that the planner can
+		// use the partial index outbox_messages_due (which it cannot
+		// infer from the OR): without it every pass read the whole table,
+		// sent history included, and sorted it.
 		err = tx.Raw(`SELECT * FROM outbox_messages m
-WHERE ((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
+WHERE m.status IN ('pending', 'sending')
+AND ((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
 AND NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
 	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))
 ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
@@ -283,7 +288,7 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, error) {
 	var rows []outboxRow
 	err := tx.Raw(`SELECT * FROM outbox_messages
-WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?))
+WHERE status IN ('pending', 'sending') AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))
 AND (created_at <= ? OR (link_expires_at IS NOT NULL AND link_expires_at <= ?))
 ORDER BY id LIMIT ?`+s.db.forUpdate(), now, tooOld, now, expireLimit).Scan(&rows).Error
 	if err != nil {
