@@ -199,13 +199,8 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		out.Expired = expired
 
 		var rows []outboxRow
-		// "status IN" repeats what the OR says so that the planner can
-		// use the partial index outbox_messages_due (which it cannot
-		// infer from the OR): without it every pass read the whole table,
-		// sent history included, and sorted it.
 		err = tx.Raw(`SELECT * FROM outbox_messages m
-WHERE m.status IN ('pending', 'sending')
-AND ((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
+WHERE `+s.dueIndexHint("m.")+`((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
 AND NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
 	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))
 ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
@@ -312,12 +307,24 @@ func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, r
 	return nil
 }
 
+// dueIndexHint is a condition that repeats what the due and expiry queries
+// ORs say, on SQLite, so that its planner uses the partial index
+// outbox_messages_due (it cannot infer it from the OR): without it every
+// pass read the whole outbox, sent history included, and sorted it.
+// PostgreSQL's planner needs no hint, and measured slower with it.
+func (s *Outbox) dueIndexHint(alias string) string {
+	if s.db.driver != DriverSQLite {
+		return ""
+	}
+	return alias + "status IN ('pending', 'sending') AND "
+}
+
 // expire gives up unsent messages created at or before tooOld and those
 // whose link has expired.
 func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, error) {
 	var rows []outboxRow
 	err := tx.Raw(`SELECT * FROM outbox_messages
-WHERE status IN ('pending', 'sending') AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))
+WHERE `+s.dueIndexHint("")+`(status = 'pending' OR (status = 'sending' AND lease_until <= ?))
 AND (created_at <= ? OR (link_expires_at IS NOT NULL AND link_expires_at <= ?))
 ORDER BY id LIMIT ?`+s.db.forUpdate(), now, tooOld, now, expireLimit).Scan(&rows).Error
 	if err != nil {
