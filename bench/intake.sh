@@ -12,6 +12,7 @@
 #   EVENTS_PER_DELIVERY=1
 #   PG_DSN_BASE="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 #   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1 (SQLite and bare only)
+#   PROFILE=1 (HASHCART_PPROF on each server; CPU profile of the measured window in the run dir)
 #   BENCH_DIR=/tmp/hashcart-bench  BASE_PORT=18400
 set -euo pipefail
 
@@ -151,10 +152,18 @@ hashcart_run() { # label driver port [load flags]
 	fi
 	port_free "$port" || { echo "port $port is in use" >&2; exit 1; }
 	write_config "$cfg" "$port" "$driver" "$dsn"
-	"$BENCH_DIR/hashcart" serve --config "$cfg" >"$log" 2>&1 &
+	local pprof_env=() prof_pid=""
+	if [[ -n "${PROFILE:-}" ]]; then pprof_env=(env "HASHCART_PPROF=127.0.0.1:$((port + 100))"); fi
+	"${pprof_env[@]}" "$BENCH_DIR/hashcart" serve --config "$cfg" >"$log" 2>&1 &
 	server_pid=$!
 	wait_healthy "http://127.0.0.1:$port" "$log"
+	if [[ -n "${PROFILE:-}" ]]; then # CPU profile of the measured window (after the warm-up)
+		(sleep "${WARMUP%s}"; curl -fs -o "$work/$label.cpu.pprof" \
+			"http://127.0.0.1:$((port + 100))/debug/pprof/profile?seconds=${DURATION%s}") &
+		prof_pid=$!
+	fi
 	load "$label" "http://127.0.0.1:$port/webhooks/x" "$@"
+	if [[ -n "$prof_pid" ]]; then wait "$prof_pid" || true; echo "  $label cpu profile: $work/$label.cpu.pprof"; fi
 	stop_server
 	db_rows "$label" "$driver" "$dsn"
 	if [[ -s "$log" ]]; then echo "  $label server log: $(wc -l <"$log") lines (first: $(head -c 200 "$log"))"; fi

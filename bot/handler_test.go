@@ -92,7 +92,7 @@ type harness struct {
 	n   int
 }
 
-func newHarness(t *testing.T, now time.Time) *harness {
+func newHarness(t testing.TB, now time.Time) *harness {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(testConfig), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -123,7 +123,7 @@ func newHarness(t *testing.T, now time.Time) *harness {
 }
 
 // reply delivers a shopper's reply to post as the inbox would.
-func (h *harness) reply(t *testing.T, user int, inReplyTo, text string) []outbox.Message {
+func (h *harness) reply(t testing.TB, user int, inReplyTo, text string) []outbox.Message {
 	t.Helper()
 	h.n++
 	payload := xsim.TweetCreate(merchantID, xsim.Tweet{ID: fmt.Sprint(5000 + h.n), Text: text, UserID: fmt.Sprint(900 + user),
@@ -138,7 +138,7 @@ func (h *harness) dm(t *testing.T, user int, text string) []outbox.Message {
 	return h.deliver(t, payload)
 }
 
-func (h *harness) deliver(t *testing.T, payload any) []outbox.Message {
+func (h *harness) deliver(t testing.TB, payload any) []outbox.Message {
 	t.Helper()
 	body, _ := json.Marshal(payload)
 	_, evs, err := inbox.Split(body, time.Now())

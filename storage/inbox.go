@@ -54,14 +54,20 @@ const inboxInsertCols = 8
 // InsertEvents implements inbox.Store with multi-row INSERT ... ON
 // CONFLICT DO NOTHING statements in one transaction. (One statement per
 // row was measured slower: each execution costs more than the longer
-// parse.)
+// parse.) On SQLite statements hold at most 64 rows: the driver binds each
+// argument by scanning the argument list, so a statement costs O(args²); at
+// 256 events a commit, 64-row statements took 30% less CPU than 500-row
+// ones. PostgreSQL keeps 500-row statements (fewer round trips).
 func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, error) {
 	now := s.db.Now()
 	inserted := 0
 	// Urgent: deliveries are waiting on this commit to be acknowledged.
 	err := s.db.inTx(ctx, true, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
-		const chunk = 500
+		chunk := 500 // rows a statement; each statement is a round trip on PostgreSQL
+		if s.db.driver == DriverSQLite {
+			chunk = 64
+		}
 		for start := 0; start < len(events); start += chunk {
 			part := events[start:min(start+chunk, len(events))]
 			var sb strings.Builder

@@ -60,6 +60,15 @@ func TestInsertDeduplicatesByEventID(t *testing.T) {
 		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events"); got != 60 {
 			t.Fatalf("rows = %d, want 60", got)
 		}
+		// A group commit larger than one INSERT statement: every row is
+		// stored once, and the count of new ones spans the statements.
+		n, err = db.Inbox().InsertEvents(ctx, events(300, inbox.KindTweetCreate))
+		if err != nil || n != 240 {
+			t.Fatalf("large insert = %d, %v; want 240 new", n, err)
+		}
+		if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events"); got != 300 {
+			t.Fatalf("rows = %d, want 300", got)
+		}
 	})
 }
 

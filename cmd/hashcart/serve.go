@@ -159,6 +159,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
+	startPprof(bgCtx, log) // opt-in: HASHCART_PPROF=127.0.0.1:6060
 	bg.Add(6)
 	go func() { defer bg.Done(); svc.watchConfig(bgCtx, log) }() // offers reload: SIGHUP, file change
 	go func() { defer bg.Done(); sched.Run(bgCtx) }()

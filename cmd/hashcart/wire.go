@@ -96,7 +96,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	if err != nil {
 		return nil, err
 	}
-	client, err := xapi.New(cfg.X.APIVersion, cfg.X.APIBaseURL, &http.Client{Timeout: 20 * time.Second})
+	client, err := xapi.New(cfg.X.APIVersion, cfg.X.APIBaseURL, &http.Client{Timeout: 20 * time.Second, Transport: xTransport()})
 	if err != nil {
 		return nil, fmt.Errorf("x client: %w", err)
 	}
