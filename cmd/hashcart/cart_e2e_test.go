@@ -107,6 +107,10 @@ func wholeCartIsCheckedOutAndPaidOnce(t *testing.T, driver string) {
 	if r, p := left(vinyl, "red"), left(print, ""); r != 38 || p != 9 {
 		t.Fatalf("after check out: red %d print %d left, want 38 and 9 (held)", r, p)
 	}
+	if _, page := scrape(t, s.base, ""); metric(t, page, `hashcart_holds_total{merchant="acme",offer="signed-vinyl"}`) != 1 ||
+		metric(t, page, `hashcart_holds_total{merchant="acme",offer="ten"}`) != 1 {
+		t.Errorf("the check out's holds are not counted once each in /metrics")
+	}
 	form := get(t, link)
 	if form.status != 200 || !strings.Contains(form.body, "2 × Signed vinyl (red)") || !strings.Contains(form.body, "1 × Numbered print") ||
 		!strings.Contains(form.body, "Continue to payment · $90.00") || !strings.Contains(form.body, `autocomplete="shipping postal-code"`) {

@@ -44,6 +44,7 @@ func instrument(svc *service, m *metrics.Metrics) {
 	svc.workers.Handled = m.InboxHandled
 	svc.sender.Observe = m.OutboxOutcome
 	svc.bot.Shop.Holds = meteredHolds{HoldStore: svc.bot.Shop.Holds, m: m}
+	svc.bot.Shop.Carts = meteredCarts{CartStore: svc.bot.Shop.Carts, m: m}
 	svc.checkout.Notify = meteredNotifier{Notifier: svc.checkout.Notify, m: m}
 	for _, merchant := range svc.catalog.Load().Merchants() {
 		m.Offers(merchant.Offers)
@@ -65,6 +66,25 @@ func (h meteredHolds) Reserve(ctx context.Context, r commerce.Reservation) (comm
 		h.m.Reserved(r.Offer.MerchantID, r.Offer.ID, reused, err)
 	}
 	return hold, reused, err
+}
+
+// meteredCarts counts the holds a cart's checkout makes (lines it could not
+// hold are not counted as sold-outs: the refusal names no merchant). A
+// second press of "Check out" gets
+// the holds of the first back; only holds made now are counted.
+type meteredCarts struct {
+	commerce.CartStore
+	m *metrics.Metrics
+}
+
+func (c meteredCarts) CheckOutCart(ctx context.Context, cc commerce.CartCheckout) ([]commerce.Hold, error) {
+	holds, err := c.CartStore.CheckOutCart(ctx, cc)
+	for _, h := range holds {
+		if h.CreatedAt.Equal(cc.Now) {
+			c.m.Reserved(h.MerchantID, h.OfferID, false, nil)
+		}
+	}
+	return holds, err
 }
 
 // meteredNotifier counts paid orders' lines as sales.
