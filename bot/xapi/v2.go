@@ -95,6 +95,12 @@ func (c *v2Client) post(ctx context.Context, creds Credentials, path string, bod
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	return c.do(creds, req, out, dm)
+}
+
+// do sends req signed with creds and decodes a 2xx answer into out. A
+// non-2xx answer becomes an *APIError; dm marks a DM endpoint.
+func (c *v2Client) do(creds Credentials, req *http.Request, out any, dm bool) error {
 	resp, err := signingClient(c.hc, creds, nil).Do(req)
 	if err != nil {
 		return err // *url.Error: names method and URL, never the Authorization header
@@ -170,21 +176,5 @@ func (c *v2Client) get(ctx context.Context, creds Credentials, path string, quer
 		return fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := signingClient(c.hc, creds, nil).Do(req)
-	if err != nil {
-		return err // *url.Error: names method and URL, never the Authorization header
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		code, msg := v2ErrorDetail(raw)
-		return newAPIError(resp.StatusCode, resp.Header, code, msg, dm)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	return nil
+	return c.do(creds, req, out, dm)
 }
