@@ -423,20 +423,5 @@ func (a *Activity) do(req *http.Request, auth authorizer, out any) error {
 	if err != nil {
 		return err // *url.Error or our own; never carries the Authorization header
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		code, msg := v2ErrorDetail(raw)
-		return newAPIError(resp.StatusCode, resp.Header, code, msg, false)
-	}
-	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	return nil
+	return readV2Answer(resp, out, false)
 }

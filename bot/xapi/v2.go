@@ -105,6 +105,13 @@ func (c *v2Client) do(creds Credentials, req *http.Request, out any, dm bool) er
 	if err != nil {
 		return err // *url.Error: names method and URL, never the Authorization header
 	}
+	return readV2Answer(resp, out, dm)
+}
+
+// readV2Answer reads and closes a v2 answer: non-2xx becomes an *APIError
+// with X's message (dm marks a DM endpoint); a 2xx body is decoded into out
+// when both exist. Callers check that what they need was in it.
+func readV2Answer(resp *http.Response, out any, dm bool) error {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
@@ -113,6 +120,9 @@ func (c *v2Client) do(creds Credentials, req *http.Request, out any, dm bool) er
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		code, msg := v2ErrorDetail(raw)
 		return newAPIError(resp.StatusCode, resp.Header, code, msg, dm)
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
