@@ -128,6 +128,19 @@ func (b *phoneBuyer) fill(sel chromedp.CSS, text string) {
 	}
 }
 
+// fillShipping types a first purchase's name, email and Brooklyn address
+// into the checkout form, and picks the US.
+func (b *phoneBuyer) fillShipping() {
+	b.t.Helper()
+	b.fill("#name", "Ada Lovelace")
+	b.fill("#email", "ada@example.com")
+	b.fill("#line1", "221 Kent Avenue")
+	b.fill("#city", "Brooklyn")
+	b.fill("#region", "NY")
+	b.fill("#postal_code", "11249")
+	b.choose("#country", "US")
+}
+
 // choose picks an option of a select; a select that already shows it costs
 // the buyer nothing.
 func (b *phoneBuyer) choose(sel chromedp.CSS, value string) {
@@ -186,13 +199,7 @@ func TestBrowserCheckoutJourney(t *testing.T) {
 	if order := b.text(`section[aria-label="Your order"]`); !strings.Contains(order, "2 × Signed vinyl (red)") || !strings.Contains(order, "$50.00") {
 		t.Fatalf("checkout page shows %q", order)
 	}
-	b.fill("#name", "Ada Lovelace")
-	b.fill("#email", "ada@example.com")
-	b.fill("#line1", "221 Kent Avenue")
-	b.fill("#city", "Brooklyn")
-	b.fill("#region", "NY")
-	b.fill("#postal_code", "11249")
-	b.choose("#country", "US")
+	b.fillShipping()
 	if os.Getenv("HASHCART_UPDATE_SCREENSHOTS") == "1" {
 		if err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`)); err != nil {
 			t.Fatalf("blur: %v", err)

@@ -170,13 +170,7 @@ func TestBrowserDemoJourney(t *testing.T) {
 	if order := b.text(`section[aria-label="Your order"]`); !strings.Contains(order, "Acme tote bag") || !strings.Contains(order, "$18.00") {
 		t.Fatalf("checkout page shows %q", order)
 	}
-	b.fill("#name", "Ada Lovelace")
-	b.fill("#email", "ada@example.com")
-	b.fill("#line1", "221 Kent Avenue")
-	b.fill("#city", "Brooklyn")
-	b.fill("#region", "NY")
-	b.fill("#postal_code", "11249")
-	b.choose("#country", "US")
+	b.fillShipping()
 	// "Remember my details" is ticked already: nothing to tap for the
 	// one-tap repeat purchase below.
 	if checked, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.querySelector('input[name="save"]').checked`)); err != nil || !checked {
