@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -85,7 +85,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	switch driver {
 	case DriverSQLite:
 		pinSQLiteAllocator()
-		w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, false)), gcfg)
+		w, err := gorm.Open(sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, false))}), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %q: %w", dsn, err)
 		}
@@ -100,14 +100,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		db.w, db.r = w, w
 		db.gate = newWriteGate()
 		if !isMemory(dsn) {
-			// The read-only pool caches prepared statements. The writer
-			// and PostgreSQL do not: GORM holds one lock while it prepares
-			// on the pool, and a transaction that needs that lock while it
-			// holds the pool's last connection (SQLite's only writer) would
-			// wait forever for a preparer that waits for the connection.
-			rcfg := *gcfg
-			rcfg.PrepareStmt, rcfg.PrepareStmtMaxSize = true, 256
-			r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), &rcfg)
+			// Readers get a pool of their own (WAL: they never wait for
+			// the writer). Both pools keep their prepared statements per
+			// connection (openSQLite); GORM's own statement cache is not
+			// used: it prepares on the pool, which deadlocks a transaction
+			// holding SQLite's only writer connection.
+			r, err := gorm.Open(sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, true))}), gcfg)
 			if err != nil {
 				return nil, fmt.Errorf("open sqlite %q for reading: %w", dsn, err)
 			}
@@ -156,6 +154,15 @@ func sqliteDSN(dsn string, readOnly bool) string {
 	// FULL: the WAL is fsync'd at every commit, so an acknowledged event
 	// survives a power cut, not only a crash of the process.
 	params.Add("_pragma", "synchronous(FULL)")
+	// Statement journals (what a savepoint or a failing statement rolls
+	// back to) and temporary tables stay in memory: on disk, a batch of
+	// events under savepoints opened, wrote and closed a temporary file at
+	// every commit. Nothing durable lives there.
+	params.Add("_pragma", "temp_store(MEMORY)")
+	// Times are written as "2006-01-02 15:04:05.999999999-07:00" (UTC):
+	// they sort as text in time order, and databases written by earlier
+	// versions of hashcart use the same form.
+	params.Set("_time_format", "sqlite")
 	if readOnly {
 		params.Add("_pragma", "query_only(1)")
 	} else {

@@ -103,8 +103,8 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 	return inserted, nil
 }
 
-// ProcessDue implements inbox.Store. Each event runs under a savepoint so a
-// failing handler undoes only its own effects.
+// ProcessDue implements inbox.Store. A failing handler undoes only its own
+// effects (see processBatch).
 //
 // On SQLite the events of a batch share one transaction (one fsync for the
 // batch; the single writer rules out lock cycles). On PostgreSQL each event
@@ -138,8 +138,31 @@ const sqliteBatch = 16
 // events per commit, short enough to keep acknowledgements fast.
 const yieldAfter = 2 * time.Millisecond
 
+// processBatch claims up to limit due events and handles them in one
+// transaction. The first attempt runs the handlers without savepoints: on
+// SQLite a savepoint copies every page an event then writes to the
+// statement journal (11% of the server's CPU in the pipeline benchmark),
+// and handlers rarely fail. Should one fail, that attempt is rolled back
+// whole and the batch runs again with a savepoint per event, so that only
+// the failing event's effects are undone and its failure is recorded.
 func (s *Inbox) processBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
+	n, err := s.runBatch(ctx, limit, handle, retry, false)
+	if errors.Is(err, errHandlerFailed) {
+		n, err = s.runBatch(ctx, limit, handle, retry, true)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("process inbox: %w", err)
+	}
+	return n, nil
+}
+
+// errHandlerFailed rolls back a batch run without savepoints when one of
+// its handlers fails.
+var errHandlerFailed = errors.New("a handler failed")
+
+func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
+	retry func(inbox.Event, error) (time.Time, bool), savepoints bool) (int, error) {
 	claimed := 0
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
@@ -163,19 +186,35 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			claimed++
 			ev := row.event()
 			sp := fmt.Sprintf("ev%d", i)
-			if err := tx.SavePoint(sp).Error; err != nil {
-				return err
+			if savepoints {
+				if err := tx.SavePoint(sp).Error; err != nil {
+					return err
+				}
 			}
 			herr := handle(ctx, ev)
 			if herr == nil {
+				if savepoints {
+					// Released, a savepoint stops costing: pages first
+					// written under an open one are copied to the
+					// statement journal, and open ones nest.
+					if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+						return err
+					}
+				}
 				done = append(done, row.ID)
 				continue
+			}
+			if errors.Is(herr, context.Canceled) && ctx.Err() != nil {
+				return herr
+			}
+			if !savepoints {
+				return fmt.Errorf("%w: event %s: %w", errHandlerFailed, ev.ID, herr)
 			}
 			if err := tx.RollbackTo(sp).Error; err != nil {
 				return err
 			}
-			if errors.Is(herr, context.Canceled) && ctx.Err() != nil {
-				return herr
+			if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+				return err
 			}
 			next, dead := retry(ev, herr)
 			status := inbox.StatusPending
@@ -199,7 +238,7 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			s.db.Now(), done).Error
 	})
 	if err != nil {
-		return 0, fmt.Errorf("process inbox: %w", err)
+		return 0, err
 	}
 	return claimed, nil
 }

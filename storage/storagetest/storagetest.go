@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/vault"
 	"gorm.io/driver/postgres"
