@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libtnb/sqlite"
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/vault"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
