@@ -163,9 +163,13 @@ func parseQuiet(s string) (from, to time.Duration, err error) {
 // (sends by all accounts) count in; MaxAge is how long a message may stay
 // unsent before it is given up; Lease is how long a claimed message is kept
 // from other senders (a request to X is abandoned after half of it).
+// Workers is how many claim-and-send loops run in each instance; Batch is
+// how many messages one claim takes; Concurrency is how many requests to X
+// one loop has in flight.
 type Outbox struct {
 	Workers      int      `yaml:"workers"`
 	Batch        int      `yaml:"batch"`
+	Concurrency  int      `yaml:"concurrency"`
 	PollInterval Duration `yaml:"poll_interval"`
 	Window       Duration `yaml:"window"`
 	PerAccount   int      `yaml:"per_account"`
@@ -266,7 +270,7 @@ func defaults() *Config {
 		Log:      Log{Format: "text", Level: "info"},
 		Metrics:  Metrics{Enabled: true, Path: "/metrics"},
 		Outbox: Outbox{
-			Workers: 2, Batch: 20, PollInterval: Duration{200 * time.Millisecond},
+			Workers: 3, Batch: 64, Concurrency: 32, PollInterval: Duration{200 * time.Millisecond},
 			Window: Duration{15 * time.Minute}, PerAccount: 300, PerApp: 3000,
 			MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second},
 		},

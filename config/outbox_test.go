@@ -11,7 +11,7 @@ func TestOutboxDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Outbox{Workers: 2, Batch: 20, PollInterval: Duration{200 * time.Millisecond}, Window: Duration{15 * time.Minute},
+	want := Outbox{Workers: 3, Batch: 64, Concurrency: 32, PollInterval: Duration{200 * time.Millisecond}, Window: Duration{15 * time.Minute},
 		PerAccount: 300, PerApp: 3000, MaxAge: Duration{time.Hour}, Lease: Duration{30 * time.Second}}
 	if c.Outbox != want {
 		t.Errorf("defaults = %+v, want %+v", c.Outbox, want)
@@ -20,7 +20,7 @@ func TestOutboxDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Outbox.Workers != 4 || c.Outbox.PerAccount != 50 || c.Outbox.MaxAge.Duration != 10*time.Minute || c.Outbox.Batch != 20 {
+	if c.Outbox.Workers != 4 || c.Outbox.PerAccount != 50 || c.Outbox.MaxAge.Duration != 10*time.Minute || c.Outbox.Batch != 64 {
 		t.Errorf("overridden = %+v", c.Outbox)
 	}
 }

@@ -55,6 +55,7 @@ var schemaRules = map[string]schemaRule{
 	"intake.max_attempts":        {minimum: minOf(1)},
 	"outbox.workers":             {minimum: minOf(1)},
 	"outbox.batch":               {minimum: minOf(1)},
+	"outbox.concurrency":         {minimum: minOf(1)},
 	"outbox.per_account":         {minimum: minOf(1)},
 	"outbox.per_app":             {minimum: minOf(1)},
 	"reminders.quiet_hours":      {pattern: `([0-9]{1,2}:[0-9]{2} *- *[0-9]{1,2}:[0-9]{2})?`},

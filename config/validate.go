@@ -148,6 +148,7 @@ func (v *validator) validate(c *Config) {
 func (v *validator) outbox(o Outbox) {
 	v.positive("outbox.workers", int64(o.Workers), fmt.Sprint(o.Workers))
 	v.positive("outbox.batch", int64(o.Batch), fmt.Sprint(o.Batch))
+	v.positive("outbox.concurrency", int64(o.Concurrency), fmt.Sprint(o.Concurrency))
 	v.positive("outbox.poll_interval", int64(o.PollInterval.Duration), o.PollInterval.String())
 	v.positive("outbox.window", int64(o.Window.Duration), o.Window.String())
 	v.positive("outbox.per_account", int64(o.PerAccount), fmt.Sprint(o.PerAccount))

@@ -228,10 +228,17 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 			}
 			return nil
 		}
-		if err := s.claimRows(ctx, tx, rows, req, now, cutoff, lease, outOfBudget, ensured, &leased, flush, &out); err != nil {
+		budgets := &budgetLedger{s: s, tx: tx, now: now, cutoff: cutoff, keys: map[string]*budgetState{}}
+		flushAll := func() error {
+			if err := flush(); err != nil {
+				return err
+			}
+			return budgets.flush()
+		}
+		if err := s.claimRows(ctx, tx, rows, req, now, lease, outOfBudget, ensured, &leased, budgets, flushAll, &out); err != nil {
 			return err
 		}
-		return flush()
+		return flushAll()
 	})
 	if err != nil {
 		return outbox.Claim{}, fmt.Errorf("claim outbox: %w", err)
@@ -240,8 +247,8 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 }
 
 // claimRows takes budget for and leases the due rows in order, for Claim.
-func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, req outbox.ClaimRequest, now, cutoff, lease time.Time,
-	outOfBudget, ensured map[string]bool, leased *[]int64, flush func() error, out *outbox.Claim) error {
+func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, req outbox.ClaimRequest, now, lease time.Time,
+	outOfBudget, ensured map[string]bool, leased *[]int64, budgets *budgetLedger, flush func() error, out *outbox.Claim) error {
 	for _, row := range rows {
 		if outOfBudget[row.MerchantID] {
 			continue
@@ -273,21 +280,19 @@ func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, r
 				return nil
 			}
 		}
-		ok, err := s.take(tx, outbox.AppBudgetKey, req.Budget.PerApp, now, cutoff)
+		ok, err := budgets.take(outbox.AppBudgetKey, req.Budget.PerApp)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil // the app is out of budget: nothing more this window
 		}
-		ok, err = s.take(tx, account, req.Budget.PerAccount, now, cutoff)
+		ok, err = budgets.take(account, req.Budget.PerAccount)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			if err := tx.Exec("UPDATE outbox_budgets SET used = used - 1 WHERE budget_key = ? AND used > 0", outbox.AppBudgetKey).Error; err != nil {
-				return fmt.Errorf("refund app budget: %w", err)
-			}
+			budgets.refund(outbox.AppBudgetKey)
 			outOfBudget[row.MerchantID] = true
 			continue
 		}
@@ -358,22 +363,89 @@ func (s *Outbox) ensureBudget(tx *gorm.DB, key string, now time.Time) error {
 	return nil
 }
 
-// take takes one unit of the budget key in one conditional UPDATE: a window
-// that started at or before cutoff is over, and the unit starts a new one.
-// It reports false, changing nothing, when the key is blocked by a 429 or
-// its window is used up.
-func (s *Outbox) take(tx *gorm.DB, key string, limit int, now, cutoff time.Time) (bool, error) {
-	res := tx.Exec(`UPDATE outbox_budgets SET
-	used = CASE WHEN window_start <= ? THEN 1 ELSE used + 1 END,
-	window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END
-WHERE budget_key = ?
-AND (blocked_until IS NULL OR blocked_until <= ?)
-AND (window_start <= ? OR used < ?)`,
-		cutoff, cutoff, now, key, now, cutoff, limit)
-	if res.Error != nil {
-		return false, fmt.Errorf("take budget %q: %w", key, res.Error)
+// budgetLedger takes the units of one claim from the rate budgets in
+// memory and writes each budget touched back once (flush), instead of one
+// UPDATE per budget and message (two statements a message on SQLite's one
+// writer). The claim's transaction keeps the rows from every other sender
+// meanwhile: SQLite has one writer, and on PostgreSQL the rows are read
+// FOR UPDATE (the app's budget first, as every claim does, so claims do
+// not deadlock).
+type budgetLedger struct {
+	s           *Outbox
+	tx          *gorm.DB
+	now, cutoff time.Time
+	keys        map[string]*budgetState
+}
+
+type budgetState struct {
+	WindowStart  time.Time
+	Used         int
+	BlockedUntil *time.Time
+	dirty        bool
+}
+
+func (l *budgetLedger) load(key string) (*budgetState, error) {
+	if b, ok := l.keys[key]; ok {
+		return b, nil
 	}
-	return res.RowsAffected == 1, nil
+	var rows []budgetState
+	err := l.tx.Raw("SELECT window_start, used, blocked_until FROM outbox_budgets WHERE budget_key = ?"+l.s.db.forUpdateWait(), key).
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read budget %q: %w", key, err)
+	}
+	if len(rows) != 1 {
+		return nil, fmt.Errorf("read budget %q: no such budget", key)
+	}
+	b := &rows[0]
+	l.keys[key] = b
+	return b, nil
+}
+
+// take takes one unit of key's budget; it reports false, changing
+// nothing, when the key is blocked by a 429 or its window is used up. A
+// window that started at or before the cutoff is over, and the unit starts
+// a new one.
+func (l *budgetLedger) take(key string, limit int) (bool, error) {
+	b, err := l.load(key)
+	if err != nil {
+		return false, err
+	}
+	if b.BlockedUntil != nil && b.BlockedUntil.After(l.now) {
+		return false, nil
+	}
+	if !b.WindowStart.After(l.cutoff) {
+		b.WindowStart, b.Used = l.now, 0
+	}
+	if b.Used >= limit {
+		return false, nil
+	}
+	b.Used++
+	b.dirty = true
+	return true, nil
+}
+
+// refund gives back a unit taken in this claim.
+func (l *budgetLedger) refund(key string) {
+	if b, ok := l.keys[key]; ok && b.Used > 0 {
+		b.Used--
+		b.dirty = true
+	}
+}
+
+// flush writes the budgets changed since the last flush.
+func (l *budgetLedger) flush() error {
+	for key, b := range l.keys {
+		if !b.dirty {
+			continue
+		}
+		err := l.tx.Exec("UPDATE outbox_budgets SET used = ?, window_start = ? WHERE budget_key = ?", b.Used, b.WindowStart.UTC(), key).Error
+		if err != nil {
+			return fmt.Errorf("take budget %q: %w", key, err)
+		}
+		b.dirty = false
+	}
+	return nil
 }
 
 // remaining returns how many units key has left in its current window.

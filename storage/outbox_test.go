@@ -143,3 +143,37 @@ func TestOutboxConcurrentClaimsNeverExceedTheBudget(t *testing.T) {
 		}
 	})
 }
+
+func TestOutboxBudgetRefillsWhenItsWindowEnds(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for i := range 10 {
+			if err := db.Outbox().Enqueue(ctx, outboxDM(fmt.Sprint("w", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim := func(now time.Time) int {
+			t.Helper()
+			c, err := db.Outbox().Claim(ctx, claimReq(now, 10, 4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(c.Messages)
+		}
+		if n := claim(outboxNow); n != 4 {
+			t.Fatalf("first claim took %d messages, want the budget of 4", n)
+		}
+		if n := claim(outboxNow.Add(14 * time.Minute)); n != 0 {
+			t.Fatalf("claim within the window took %d messages, want none", n)
+		}
+		// The window (15m) started at the first claim: it is over, and the
+		// claim starts a new one with a full budget.
+		later := outboxNow.Add(15 * time.Minute)
+		if n := claim(later); n != 4 {
+			t.Fatalf("claim after the window took %d messages, want a new budget of 4", n)
+		}
+		if n := claim(later.Add(time.Minute)); n != 0 {
+			t.Fatalf("claim in the new window took %d messages, want none", n)
+		}
+	})
+}

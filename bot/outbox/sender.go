@@ -20,9 +20,9 @@ type LinkMinter interface {
 
 // Config tunes a Sender. Zero fields take the defaults in parentheses.
 type Config struct {
-	// Workers is how many claim-and-send loops run in this process (2).
+	// Workers is how many claim-and-send loops run in this process (3).
 	Workers int
-	// Batch is how many messages one claim leases (20).
+	// Batch is how many messages one claim leases (64).
 	Batch int
 	// PollInterval is how often an idle worker looks for messages it was
 	// not woken for: enqueued by another instance, or retries coming due
@@ -37,19 +37,19 @@ type Config struct {
 	// request to X is abandoned after half of it, so a lease outlives the
 	// request that holds it.
 	Lease time.Duration
-	// Concurrency is how many requests to X one pass has in flight (8).
+	// Concurrency is how many requests to X one pass has in flight (32).
 	Concurrency int
 }
 
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = 32
 	}
 	if c.Workers <= 0 {
-		c.Workers = 2
+		c.Workers = 3
 	}
 	if c.Batch <= 0 {
-		c.Batch = 20
+		c.Batch = 64
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 200 * time.Millisecond
@@ -233,7 +233,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		s.Log.Info("outbox group collapsed into one post", "group", g.Group, "merchant", g.MerchantID,
 			"messages", g.Messages, "post_key", g.PostKey)
 	}
-	p := &pass{blocked: map[string]time.Time{}, urls: s.mintLinks(bg, c.Messages)}
+	p := &pass{blocked: map[string]time.Time{}, looked: map[string]bool{}, urls: s.mintLinks(bg, c.Messages)}
 	// One priority class at a time, so higher priorities go first. Within a
 	// class, each account's first message goes alone (a probe: if X answers
 	// 429, nothing else is sent to that account), then the rest go
@@ -273,6 +273,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 type pass struct {
 	mu      sync.Mutex
 	blocked map[string]time.Time // accounts that got a 429 in this pass
+	looked  map[string]bool      // accounts whose stored block this pass read
 	urls    map[int64]string     // minted links by message id
 	results []outcome
 }
@@ -293,6 +294,25 @@ func (p *pass) blockedUntil(account string) (time.Time, bool) {
 	defer p.mu.Unlock()
 	t, ok := p.blocked[account]
 	return t, ok
+}
+
+// firstLook reports whether account's stored block is still to be read in
+// this pass, and marks it read.
+func (p *pass) firstLook(account string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.looked[account] {
+		return false
+	}
+	p.looked[account] = true
+	return true
+}
+
+// unlook forgets that account's block was read (the read failed).
+func (p *pass) unlook(account string) {
+	p.mu.Lock()
+	delete(p.looked, account)
+	p.mu.Unlock()
 }
 
 func (p *pass) block(account string, until time.Time) {
@@ -386,17 +406,22 @@ func (s *Sender) send(ctx context.Context, p *pass, m Claimed) {
 		p.record(m, Result{Outcome: OutcomeReleased, Next: until})
 		return
 	}
-	// Another sender may have been told to wait since this claim.
-	until, err := s.Store.BlockedUntil(ctx, account)
-	if err != nil {
-		s.Log.Warn("outbox could not read the account's block", "merchant", m.MerchantID, "err", err)
-		p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
-		return
-	}
-	if until.After(s.Now()) {
-		p.block(account, until)
-		p.record(m, Result{Outcome: OutcomeReleased, Next: until})
-		return
+	// Another sender may have been told to wait since this claim. Read
+	// once per account and pass (by the account's probe, which goes
+	// alone): a 429 seen later in the pass blocks the account in p.
+	if p.firstLook(account) {
+		until, err := s.Store.BlockedUntil(ctx, account)
+		if err != nil {
+			s.Log.Warn("outbox could not read the account's block", "merchant", m.MerchantID, "err", err)
+			p.unlook(account)
+			p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
+			return
+		}
+		if until.After(s.Now()) {
+			p.block(account, until)
+			p.record(m, Result{Outcome: OutcomeReleased, Next: until})
+			return
+		}
 	}
 	timeout := s.cfg.Lease / 2
 	if !s.Now().Add(timeout).Before(m.LeaseUntil) {
@@ -453,6 +478,7 @@ func (s *Sender) send(ctx context.Context, p *pass, m Claimed) {
 	}
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	var xid string
+	var err error
 	switch m.Kind {
 	case KindDM:
 		xid, err = s.Client.SendDM(callCtx, creds, m.RecipientID, text)

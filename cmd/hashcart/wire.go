@@ -129,6 +129,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Config: outbox.Config{
 			Workers:      cfg.Outbox.Workers,
 			Batch:        cfg.Outbox.Batch,
+			Concurrency:  cfg.Outbox.Concurrency,
 			PollInterval: cfg.Outbox.PollInterval.Duration,
 			Budget:       outbox.Budget{Window: cfg.Outbox.Window.Duration, PerAccount: cfg.Outbox.PerAccount, PerApp: cfg.Outbox.PerApp},
 			MaxAge:       cfg.Outbox.MaxAge.Duration,
