@@ -151,13 +151,29 @@ func (s *Outbox) insert(tx *gorm.DB, m *outbox.Message, now time.Time) error {
 		t := m.Link.ExpiresAt.UTC()
 		linkExpires = &t
 	}
+	status, finished := outbox.StatusPending, (*time.Time)(nil)
+	if m.Group != "" {
+		// A member of a group already collapsed into one post is
+		// collapsed at once: the post has answered it. Left pending, it
+		// would wait for a claim to collapse it, and while the account
+		// has no budget left no claim takes it: the pending rows of a
+		// drop's losers piled up, and every claim read them all.
+		var collapsed []int64
+		err := tx.Raw(`SELECT 1 FROM outbox_messages WHERE grp = ? AND status = 'collapsed' LIMIT 1`, m.Group).Scan(&collapsed).Error
+		if err != nil {
+			return fmt.Errorf("look up group %q: %w", m.Group, err)
+		}
+		if len(collapsed) > 0 {
+			status, finished = outbox.StatusCollapsed, &now
+		}
+	}
 	return tx.Exec(`INSERT INTO outbox_messages
 (msg_key, merchant_id, kind, priority, recipient_id, in_reply_to, body, link_buyer_id, link_kind, link_target_id, link_expires_at,
- grp, collapse, on_sent, on_dm_closed, status, created_at, next_attempt_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ grp, collapse, on_sent, on_dm_closed, status, created_at, next_attempt_at, finished_at)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (msg_key) DO NOTHING`,
 		m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,
-		m.Group, collapse, onSent, onDMClosed, string(outbox.StatusPending), now, now).Error
+		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished).Error
 }
 
 // expireLimit bounds how many messages one pass gives up, so that a backlog

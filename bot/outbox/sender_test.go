@@ -306,6 +306,11 @@ func TestSoldOutGroupCollapsesIntoOnePostWhenBudgetIsShort(t *testing.T) {
 					late := reply("tweet_create:999:reply_soldout", "1879999999999999999", "sorry, sold out", outbox.PrioritySoldOut)
 					late.Group, late.Collapse = "soldout:acme/signed-vinyl", &post
 					e.enqueue(late)
+					// Collapsed as it is stored, so it never waits among
+					// the pending for a claim the account has no budget for.
+					if st := e.status(late.Key); st != outbox.StatusCollapsed {
+						t.Errorf("late loser stored %s, want collapsed", st)
+					}
 					drain(t, s)
 					if got := len(e.sim.Posts()); got != 1 || e.status(late.Key) != outbox.StatusCollapsed {
 						t.Errorf("late loser: %d posts, status %s; want 1 post and collapsed", got, e.status(late.Key))
