@@ -134,9 +134,11 @@ func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.C
 const sqliteBatch = 16
 
 // yieldAfter is how long a SQLite processing transaction runs before it
-// commits early for a waiting delivery: long enough to process several
-// events per commit, short enough to keep acknowledgements fast.
-const yieldAfter = 2 * time.Millisecond
+// commits early for a waiting delivery: long enough to process a few
+// events per commit, short enough to keep acknowledgements fast. (Since
+// statements are kept prepared an event takes ~0.1-0.3 ms here; 2 ms gave
+// intake p99 13-37 ms at 5,000 events/s, 0.5 ms 7.8 ms.)
+const yieldAfter = 500 * time.Microsecond
 
 // processBatch claims up to limit due events and handles them in one
 // transaction. The first attempt runs the handlers without savepoints: on
