@@ -497,9 +497,16 @@ FROM outbox_messages WHERE grp = ?`, row.ID, row.Grp).Scan(&counts).Error
 	if counts.Collapsed == 0 {
 		var ahead int64
 		// The account's pending messages that come first (checkout links)
-		// keep their share of the budget.
-		err := tx.Raw(`SELECT COUNT(*) FROM outbox_messages WHERE merchant_id = ? AND status = 'pending' AND priority < ? AND grp <> ?`,
-			row.MerchantID, row.Priority, row.Grp).Scan(&ahead).Error
+		// keep their share of the budget, and so do the follow-ups that
+		// messages not yet sent will enqueue when they are (the public
+		// "check your DMs" reply of a checkout DM): without them, a group
+		// answered one by one while small could spend the budget those
+		// follow-ups need.
+		err := tx.Raw(`SELECT
+	(SELECT COUNT(*) + COALESCE(SUM(CASE WHEN on_sent <> '' THEN 1 ELSE 0 END), 0) FROM outbox_messages
+		WHERE merchant_id = ? AND status = 'pending' AND priority < ? AND grp <> ?)
+	+ (SELECT COUNT(*) FROM outbox_messages WHERE `+s.dueIndexHint("")+`merchant_id = ? AND status = 'sending' AND on_sent <> '')`,
+			row.MerchantID, row.Priority, row.Grp, row.MerchantID).Scan(&ahead).Error
 		if err != nil {
 			return nil, fmt.Errorf("count ahead of group %q: %w", row.Grp, err)
 		}
