@@ -100,11 +100,8 @@ func (w *Workers) loop(ctx context.Context) {
 		if n > 0 && err == nil && w.Committed != nil {
 			w.Committed()
 		}
-		if n > 0 && err == nil && ctx.Err() == nil {
-			// More may be waiting: keep going, and let another loop help.
-			// (A store may claim fewer than Batch at a time: SQLite's
-			// batches are short, so that deliveries wait less for the
-			// writer.)
+		if n == w.Batch && err == nil && ctx.Err() == nil {
+			// More is probably waiting: keep going, and let another loop help.
 			w.Wake()
 			continue
 		}
