@@ -259,3 +259,27 @@ func TestConcurrentDuplicateDeliveriesStoredAndProcessedOnce(t *testing.T) {
 		}
 	})
 }
+
+// Times are stored on SQLite as text in the form earlier versions of
+// hashcart wrote ("2006-01-02 15:04:05.999999999-07:00", UTC), which sorts
+// in time order: databases written before the driver change read and
+// compare the same.
+func TestSQLiteStoresTimesInTheirEarlierTextForm(t *testing.T) {
+	db := storagetest.Open(t, storage.DriverSQLite, storagetest.Options{})
+	ctx := context.Background()
+	at := time.Date(2026, 12, 6, 10, 0, 0, 500_000_000, time.UTC)
+	ev := events(2, inbox.KindTweetCreate)
+	ev[0].ReceivedAt, ev[1].ReceivedAt = at, at.Add(time.Second)
+	if _, err := db.Inbox().InsertEvents(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	for where, want := range map[string]int{
+		"received_at = '2026-12-06 10:00:00.5+00:00'": 1,
+		"received_at < '2026-12-06 10:00:01+00:00'":   1,
+		"received_at > '2026-12-06 10:00:01+00:00'":   1,
+	} {
+		if n, err := db.Inbox().CountWhere(ctx, where); err != nil || n != want {
+			t.Errorf("%s: %d rows (%v), want %d", where, n, err, want)
+		}
+	}
+}
