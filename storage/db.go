@@ -84,7 +84,6 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	db := &DB{driver: driver, now: opts.Now, log: opts.Logger, sealer: opts.Sealer}
 	switch driver {
 	case DriverSQLite:
-		pinSQLiteAllocator()
 		w, err := gorm.Open(sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, false))}), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %q: %w", dsn, err)
