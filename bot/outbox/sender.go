@@ -233,7 +233,8 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		s.Log.Info("outbox group collapsed into one post", "group", g.Group, "merchant", g.MerchantID,
 			"messages", g.Messages, "post_key", g.PostKey)
 	}
-	p := &pass{blocked: map[string]time.Time{}, looked: map[string]bool{}, urls: s.mintLinks(bg, c.Messages)}
+	p := &pass{blocked: map[string]time.Time{}, urls: s.mintLinks(bg, c.Messages)}
+	s.readBlocks(bg, p, c.Messages)
 	// One priority class at a time, so higher priorities go first. Within a
 	// class, each account's first message goes alone (a probe: if X answers
 	// 429, nothing else is sent to that account), then the rest go
@@ -272,8 +273,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 // pass is what one SendDue gathers while its sends run concurrently.
 type pass struct {
 	mu      sync.Mutex
-	blocked map[string]time.Time // accounts that got a 429 in this pass
-	looked  map[string]bool      // accounts whose stored block this pass read
+	blocked map[string]time.Time // accounts not to send to in this pass, and until when
 	urls    map[int64]string     // minted links by message id
 	results []outcome
 }
@@ -296,29 +296,34 @@ func (p *pass) blockedUntil(account string) (time.Time, bool) {
 	return t, ok
 }
 
-// firstLook reports whether account's stored block is still to be read in
-// this pass, and marks it read.
-func (p *pass) firstLook(account string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.looked[account] {
-		return false
-	}
-	p.looked[account] = true
-	return true
-}
-
-// unlook forgets that account's block was read (the read failed).
-func (p *pass) unlook(account string) {
-	p.mu.Lock()
-	delete(p.looked, account)
-	p.mu.Unlock()
-}
-
 func (p *pass) block(account string, until time.Time) {
 	p.mu.Lock()
 	p.blocked[account] = until
 	p.mu.Unlock()
+}
+
+// readBlocks reads the stored block of each account with messages in the
+// pass, once: another sender may have been told to wait (a 429) since this
+// claim. A blocked account's messages are put back until the block ends;
+// those of an account whose block could not be read, for a later pass. A
+// 429 answered in this pass blocks its account in p too.
+func (s *Sender) readBlocks(ctx context.Context, p *pass, msgs []Claimed) {
+	read := map[string]bool{}
+	for _, m := range msgs {
+		account := AccountBudgetKey(m.MerchantID)
+		if read[account] {
+			continue
+		}
+		read[account] = true
+		until, err := s.Store.BlockedUntil(ctx, account)
+		switch {
+		case err != nil:
+			s.Log.Warn("outbox could not read the account's block", "merchant", m.MerchantID, "err", err)
+			p.block(account, s.Now())
+		case until.After(s.Now()):
+			p.block(account, until)
+		}
+	}
 }
 
 // mintLinks mints the links of a batch in one transaction (one commit for
@@ -405,23 +410,6 @@ func (s *Sender) send(ctx context.Context, p *pass, m Claimed) {
 	if until, ok := p.blockedUntil(account); ok {
 		p.record(m, Result{Outcome: OutcomeReleased, Next: until})
 		return
-	}
-	// Another sender may have been told to wait since this claim. Read
-	// once per account and pass (by the account's probe, which goes
-	// alone): a 429 seen later in the pass blocks the account in p.
-	if p.firstLook(account) {
-		until, err := s.Store.BlockedUntil(ctx, account)
-		if err != nil {
-			s.Log.Warn("outbox could not read the account's block", "merchant", m.MerchantID, "err", err)
-			p.unlook(account)
-			p.record(m, Result{Outcome: OutcomeReleased, Next: s.Now()})
-			return
-		}
-		if until.After(s.Now()) {
-			p.block(account, until)
-			p.record(m, Result{Outcome: OutcomeReleased, Next: until})
-			return
-		}
 	}
 	timeout := s.cfg.Lease / 2
 	if !s.Now().Add(timeout).Before(m.LeaseUntil) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashcart/hashcart/bot/outbox"
 	"github.com/hashcart/hashcart/commerce"
+	"github.com/hashcart/hashcart/storage"
 )
 
 func TestSameKeyEnqueuedTwiceIsSentOnce(t *testing.T) {
@@ -467,4 +468,44 @@ func TestValidateRejectsUnsendableMessages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockAfterClaim is the outbox store of a sender whose claims are each
+// followed by another sender being told by X to wait (a 429 recorded for
+// the account) before this one sends.
+type blockAfterClaim struct {
+	*storage.Outbox
+	until time.Time
+}
+
+func (b blockAfterClaim) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Claim, error) {
+	c, err := b.Outbox.Claim(ctx, req)
+	if err != nil || len(c.Messages) == 0 {
+		return c, err
+	}
+	// The other sender's outcome, for a claim of its own (no row of this
+	// claim changes): X blocked the account until b.until.
+	m := c.Messages[0]
+	_, err = b.Outbox.Finish(ctx, outbox.Result{ID: m.ID, Claim: -1, Now: req.Now, Outcome: outbox.OutcomeRateLimited,
+		Next: b.until, Block: outbox.AccountBudgetKey(m.MerchantID)})
+	return c, err
+}
+
+func TestBlockRecordedAfterTheClaimHoldsTheWholePass(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		for i := range 5 {
+			e.enqueue(dm(fmt.Sprintf("b%d", i), fmt.Sprint(100+i), fmt.Sprintf("msg %d", i), outbox.PriorityCheckout))
+		}
+		s := e.sender(outbox.Config{Batch: 5})
+		s.Store = blockAfterClaim{Outbox: e.db.Outbox(), until: t0.Add(time.Minute)}
+		if _, err := s.SendDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.sim.Requests(); got != 0 {
+			t.Fatalf("%d requests to X for an account blocked since the claim, want none", got)
+		}
+		if counts, _ := e.db.Outbox().Counts(context.Background()); counts[outbox.StatusPending] != 5 {
+			t.Fatalf("counts %v: want the 5 messages put back", counts)
+		}
+	})
 }
