@@ -187,8 +187,9 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			}
 			claimed++
 			ev := row.event()
-			sp := fmt.Sprintf("ev%d", i)
+			var sp string
 			if savepoints {
+				sp = fmt.Sprintf("ev%d", i)
 				if err := tx.SavePoint(sp).Error; err != nil {
 					return err
 				}

@@ -69,19 +69,16 @@ var (
 // stmt returns the kept statement for query, preparing it the first time;
 // fresh is set when the kept one is in use and a one-off was prepared.
 func (c *stmtCacheConn) stmt(ctx context.Context, query string) (cs *cachedStmt, fresh bool, err error) {
-	if cs, ok := c.stmts[query]; ok {
-		if !cs.busy {
-			return cs, false, nil
-		}
-		s, err := c.conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-		if err != nil {
-			return nil, false, err
-		}
-		return &cachedStmt{stmt: s}, true, nil
+	kept, ok := c.stmts[query]
+	if ok && !kept.busy {
+		return kept, false, nil
 	}
 	s, err := c.conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, false, err
+	}
+	if ok {
+		return &cachedStmt{stmt: s}, true, nil
 	}
 	if len(c.stmts) >= stmtCacheMax {
 		c.evictIdle()
