@@ -518,7 +518,11 @@ FROM outbox_messages WHERE grp = ?`, row.ID, row.Grp).Scan(&counts).Error
 		if err != nil {
 			return nil, err
 		}
-		if counts.Pending <= int64(min(acct, app))-ahead {
+		// Answered one by one, the group leaves one unit unspent: should
+		// more members come after the budget ran short, the post that
+		// collapses them needs it (taking it from a follow-up counted
+		// ahead left that follow-up unsent for the window).
+		if counts.Pending < int64(min(acct, app))-ahead {
 			return nil, nil
 		}
 	}

@@ -509,3 +509,45 @@ func TestBlockRecordedAfterTheClaimHoldsTheWholePass(t *testing.T) {
 		}
 	})
 }
+
+// The budget covers the winners' DMs, their "check your DMs" replies and
+// the losers one by one, exactly; a loser who comes after that must not
+// leave a winner's reply (or the sold-out post) unsent for the window.
+func TestLateLoserLeavesNoWinnerReplyUnsent(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		const offerPost = "1860000000000000001"
+		post := outbox.Message{Key: "soldout:acme/tote:post", MerchantID: "acme", Kind: outbox.KindPost,
+			Priority: outbox.PrioritySoldOut, InReplyTo: offerPost, Text: "Sold out, thank you all!"}
+		loser := func(i int) outbox.Message {
+			m := reply(fmt.Sprintf("tweet_create:%d:reply_soldout", 600+i), fmt.Sprint(1880000000000000000+i), "sorry, sold out", outbox.PrioritySoldOut)
+			m.Group, m.Collapse = "soldout:acme/tote", &post
+			return m
+		}
+		for i := range 2 {
+			m := dm(fmt.Sprintf("tweet_create:%d:dm_checkout", i), fmt.Sprint(42+i), "pay here", outbox.PriorityCheckout)
+			r := reply(fmt.Sprintf("tweet_create:%d:reply_check_dms", i), fmt.Sprint(1860000000000000010+i), "check your DMs", outbox.PriorityNotice)
+			m.OnSent = &r
+			e.enqueue(m)
+		}
+		for i := range 8 { // 2 DMs + 2 replies + 8 losers = the budget of 12
+			e.enqueue(loser(i))
+		}
+		s := e.sender(outbox.Config{Budget: outbox.Budget{Window: 15 * time.Minute, PerAccount: 12, PerApp: 1000}})
+		drain(t, s)
+		e.enqueue(loser(8))
+		drain(t, s)
+		counts, _ := e.db.Outbox().Counts(context.Background())
+		if counts[outbox.StatusPending] != 0 {
+			t.Fatalf("counts %v: %d messages left waiting for the next window", counts, counts[outbox.StatusPending])
+		}
+		nudges := 0
+		for _, p := range e.sim.Posts() {
+			if p.Text == "check your DMs" {
+				nudges++
+			}
+		}
+		if nudges != 2 || len(e.sim.DMs())+len(e.sim.Posts()) > 12 {
+			t.Fatalf("%d replies to the winners (want 2), %d sends (budget 12)", nudges, len(e.sim.DMs())+len(e.sim.Posts()))
+		}
+	})
+}
