@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +57,10 @@ type DB struct {
 	// query-only pool so readers never wait for the writer (WAL mode).
 	r *gorm.DB
 	// gate orders transactions on SQLite's single writer; nil on PostgreSQL.
-	gate   *writeGate
+	gate *writeGate
+	// wal syncs SQLite's WAL file after commits; nil on PostgreSQL, for
+	// an in-memory database, or when the journal is not a WAL.
+	wal    *walSyncer
 	now    func() time.Time
 	log    *slog.Logger
 	sealer Sealer
@@ -136,7 +141,39 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if driver == DriverSQLite && !isMemory(dsn) {
+		if err := db.useWALSync(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// useWALSync sets up walSyncer when the database file is in WAL mode.
+func (db *DB) useWALSync(ctx context.Context) error {
+	var mode string
+	if err := db.w.WithContext(ctx).Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+		return fmt.Errorf("sqlite journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		db.log.Warn("sqlite: not in WAL mode; every commit is fsync'd while it holds the writer", "journal_mode", mode)
+		return nil
+	}
+	var files []struct {
+		Name string
+		File string
+	}
+	if err := db.w.WithContext(ctx).Raw("PRAGMA database_list").Scan(&files).Error; err != nil {
+		return fmt.Errorf("sqlite database file: %w", err)
+	}
+	for _, f := range files {
+		if f.Name == "main" && f.File != "" {
+			db.wal = &walSyncer{path: f.File + "-wal"}
+			return nil
+		}
+	}
+	return fmt.Errorf("sqlite: no file for the main database")
 }
 
 // ErrUnknownDriver is returned by Open for a driver other than sqlite or postgres.
@@ -199,6 +236,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes every pool.
 func (db *DB) Close() error {
 	var errs []error
+	if db.wal != nil {
+		errs = append(errs, db.wal.close())
+	}
 	for _, g := range []*gorm.DB{db.w, db.r} {
 		if g == nil {
 			continue
@@ -228,6 +268,14 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
+	if db.wal != nil {
+		// Committed without fsync, then synced once the writer is free.
+		n, err := db.sqliteTx(ctx, urgent, fn)
+		if err != nil {
+			return err
+		}
+		return db.wal.sync(ctx, n)
+	}
 	if db.gate != nil {
 		db.gate.lock(urgent)
 		defer db.gate.unlock()
@@ -235,6 +283,65 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 	return db.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
+}
+
+// inUnsyncedTx is InTx for work whose effects nobody outside this process
+// sees before a later durable commit: on SQLite its commit is not fsync'd
+// at all. In WAL mode its frames precede those of every later commit, so
+// the next durable one (an acknowledgement, or the outbox claim that comes
+// before any message is sent) makes it durable too; a process crash loses
+// nothing, and a power cut can only undo it together with everything that
+// came after it, which then runs again. Inbox processing uses it: it
+// committed up to a thousand times a second, an fsync each.
+func (db *DB) inUnsyncedTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok || db.wal == nil {
+		return db.inTx(ctx, false, fn)
+	}
+	_, err := db.sqliteTx(ctx, false, fn)
+	return err
+}
+
+// sqliteTx runs fn in a transaction on SQLite's writer with
+// synchronous=NORMAL (no fsync at commit; see walSyncer) and returns the
+// commit's number for walSyncer.sync.
+func (db *DB) sqliteTx(ctx context.Context, urgent bool, fn func(ctx context.Context) error) (uint64, error) {
+	db.gate.lock(urgent)
+	defer db.gate.unlock()
+	sqldb, err := db.w.DB()
+	if err != nil {
+		return 0, err
+	}
+	// One connection for the pragma, the transaction and the restore, so
+	// that no other statement runs unsynced in between.
+	conn, err := sqldb.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		db.restoreSync(conn)
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer db.restoreSync(conn)
+	g := db.w.WithContext(ctx)
+	g.Statement.ConnPool = conn
+	err = g.Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return db.wal.commit(), nil
+}
+
+// restoreSync puts the writer connection back to synchronous=FULL, which
+// statements outside a transaction rely on; if that fails the connection is
+// discarded (a new one opens with FULL).
+func (db *DB) restoreSync(conn *sql.Conn) {
+	if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
+		db.log.Error("sqlite: restoring synchronous=FULL failed; dropping the connection", "err", err)
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // write returns the transaction in ctx, or the writer pool.

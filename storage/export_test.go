@@ -52,3 +52,21 @@ func (db *DB) ExplainForTest(ctx context.Context, q string, args ...any) string 
 	}
 	return strings.Join(out, "\n")
 }
+
+// SyncModeForTest reads PRAGMA synchronous (1 NORMAL, 2 FULL) in ctx's
+// transaction, or on the writer connection.
+func (db *DB) SyncModeForTest(ctx context.Context) (mode int, err error) {
+	err = db.write(ctx).Raw("PRAGMA synchronous").Scan(&mode).Error
+	return mode, err
+}
+
+// WALForTest reports how many commits have returned and how many of them
+// are known to be fsync'd (SQLite file databases; zeros otherwise).
+func (db *DB) WALForTest() (committed, synced uint64) {
+	if db.wal == nil {
+		return 0, 0
+	}
+	db.wal.mu.Lock()
+	defer db.wal.mu.Unlock()
+	return db.wal.committed.Load(), db.wal.synced
+}

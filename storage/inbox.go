@@ -166,7 +166,9 @@ var errHandlerFailed = errors.New("a handler failed")
 func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool), savepoints bool) (int, error) {
 	claimed := 0
-	err := s.db.InTx(ctx, func(ctx context.Context) error {
+	// Unsynced: what a batch writes (holds, outbox messages) reaches no one
+	// outside before a later synced commit (see inUnsyncedTx).
+	err := s.db.inUnsyncedTx(ctx, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
 		now := s.db.Now()
 		var rows []inboxRow

@@ -283,3 +283,57 @@ func TestSQLiteStoresTimesInTheirEarlierTextForm(t *testing.T) {
 		}
 	}
 }
+
+// On SQLite, inbox processing commits without an fsync (its effects reach
+// no one before a later durable commit); every other transaction,
+// acknowledgements first, is fsync'd before InTx returns, and statements
+// outside a transaction still run with synchronous=FULL.
+func TestSQLiteProcessingCommitsUnsyncedAndEverythingElseSynced(t *testing.T) {
+	db := storagetest.Open(t, storage.DriverSQLite, storagetest.Options{})
+	ctx := context.Background()
+	effectsTable(t, db)
+	if _, err := db.Inbox().InsertEvents(ctx, events(3, inbox.KindTweetCreate)); err != nil {
+		t.Fatal(err)
+	}
+	if committed, synced := db.WALForTest(); committed == 0 || synced != committed {
+		t.Fatalf("after storing events: %d commits, %d synced; want all synced", committed, synced)
+	}
+	var inBatch []int
+	n, err := db.Inbox().ProcessDue(ctx, 10, func(ctx context.Context, ev inbox.Event) error {
+		mode, err := db.SyncModeForTest(ctx)
+		if err != nil {
+			return err
+		}
+		inBatch = append(inBatch, mode)
+		return recordEffect(db)(ctx, ev)
+	}, func(inbox.Event, error) (time.Time, bool) { return time.Time{}, true })
+	if err != nil || n != 3 {
+		t.Fatalf("processed %d (%v), want 3", n, err)
+	}
+	for _, mode := range inBatch {
+		if mode != 1 {
+			t.Fatalf("synchronous in the processing batch = %d, want 1 (NORMAL)", mode)
+		}
+	}
+	committed, synced := db.WALForTest()
+	if synced >= committed {
+		t.Fatalf("after processing: %d commits, %d synced; want the batch not synced", committed, synced)
+	}
+	if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects"); got != 3 {
+		t.Fatalf("%d effects committed, want 3", got)
+	}
+	if done, _ := db.Inbox().CountWhere(ctx, "status = 'done'"); done != 3 {
+		t.Fatalf("%d events done, want 3", done)
+	}
+	if err := db.InTx(ctx, func(ctx context.Context) error {
+		return db.ExecForTest(ctx, "INSERT INTO test_effects (event_id) VALUES ('after')")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if committed, synced := db.WALForTest(); synced != committed {
+		t.Fatalf("after a durable transaction: %d commits, %d synced; want all (the batch too)", committed, synced)
+	}
+	if mode, err := db.SyncModeForTest(ctx); err != nil || mode != 2 {
+		t.Fatalf("writer outside a transaction: synchronous = %d (%v), want 2 (FULL)", mode, err)
+	}
+}
