@@ -323,6 +323,10 @@ func (db *DB) sqliteTx(ctx context.Context, urgent bool, fn func(ctx context.Con
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer db.restoreSync(conn)
+	before, err := totalChanges(ctx, conn)
+	if err != nil {
+		return 0, err
+	}
 	g := db.w.WithContext(ctx)
 	g.Statement.ConnPool = conn
 	err = g.Transaction(func(tx *gorm.DB) error {
@@ -331,7 +335,20 @@ func (db *DB) sqliteTx(ctx context.Context, urgent bool, fn func(ctx context.Con
 	if err != nil {
 		return 0, err
 	}
-	return db.wal.commit(), nil
+	after, err := totalChanges(context.WithoutCancel(ctx), conn)
+	if err != nil || after != before {
+		// Wrote something (or cannot tell): a commit to sync.
+		return db.wal.commit(), nil
+	}
+	// Changed no row: nothing went to the WAL, nothing to sync.
+	return 0, nil
+}
+
+// totalChanges is the number of rows the connection has inserted, updated
+// or deleted since it opened.
+func totalChanges(ctx context.Context, conn *sql.Conn) (n int64, err error) {
+	err = conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&n)
+	return n, err
 }
 
 // restoreSync puts the writer connection back to synchronous=FULL, which

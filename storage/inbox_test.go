@@ -333,6 +333,16 @@ func TestSQLiteProcessingCommitsUnsyncedAndEverythingElseSynced(t *testing.T) {
 	if committed, synced := db.WALForTest(); synced != committed {
 		t.Fatalf("after a durable transaction: %d commits, %d synced; want all (the batch too)", committed, synced)
 	}
+	before, _ := db.WALForTest()
+	if err := db.InTx(ctx, func(ctx context.Context) error {
+		_, err := db.SyncModeForTest(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.WALForTest(); after != before {
+		t.Fatalf("a transaction that changed nothing counted as a commit to sync (%d -> %d)", before, after)
+	}
 	if mode, err := db.SyncModeForTest(ctx); err != nil || mode != 2 {
 		t.Fatalf("writer outside a transaction: synchronous = %d (%v), want 2 (FULL)", mode, err)
 	}
