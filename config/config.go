@@ -43,6 +43,10 @@ type Server struct {
 	PublicURL       string   `yaml:"public_url"`
 	MaxBody         ByteSize `yaml:"max_body"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// PageConcurrency is how many checkout and order pages render at once;
+	// more wait in line for a slot. 0 (the default): one more than the
+	// CPU cores the process may use.
+	PageConcurrency int `yaml:"page_concurrency"`
 }
 
 // Storage selects the database. Driver is "sqlite" or "postgres"; DSN is

@@ -89,7 +89,7 @@ func TestEachProblemIsReportedAtItsLine(t *testing.T) {
 		{"unknown top-level key suggests the closest", fixture{tail: "checkuot: { hold: 1m }\n"},
 			11, `top level: unknown key "checkuot"`, "did you mean `checkout`?"},
 		{"unknown key far from any lists the keys", fixture{tail: "server: { colour: red }\n"},
-			11, `server: unknown key "colour"`, "known keys here: listen, max_body, public_url, shutdown_timeout"},
+			11, `server: unknown key "colour"`, "known keys here: listen, max_body, page_concurrency, public_url, shutdown_timeout"},
 		{"unknown variant key", fixture{tail: "        variants: [{ name: a, stok: 1 }]\n"},
 			11, `merchants[0].offers[0].variants[0]: unknown key "stok"`, "did you mean `stock`?"},
 		{"duplicate key", fixture{tail: "        title: U\n"},

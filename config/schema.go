@@ -44,6 +44,7 @@ func minOf(n int) *int { return &n }
 // that validates config.example.yaml against the schema keeps them honest.
 var schemaRules = map[string]schemaRule{
 	"":                           {required: []string{"x"}},
+	"server.page_concurrency":    {minimum: minOf(0)},
 	"storage.driver":             {enum: []string{"sqlite", "postgres"}},
 	"storage.max_open_conns":     {minimum: minOf(1)},
 	"x":                          {required: []string{"consumer_secret"}},

@@ -175,6 +175,9 @@ func (v *validator) server(s Server) {
 	}
 	v.positive("server.max_body", int64(s.MaxBody), s.MaxBody.String())
 	v.positive("server.shutdown_timeout", int64(s.ShutdownTimeout.Duration), s.ShutdownTimeout.String())
+	if s.PageConcurrency < 0 {
+		v.add("server.page_concurrency", "leave it out for one more than the cores, or give a number of pages", "%d is negative", s.PageConcurrency)
+	}
 }
 
 func (v *validator) storage(s Storage) {

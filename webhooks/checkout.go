@@ -64,17 +64,23 @@ type CheckoutPages struct {
 	// (the merchant page counts the first time); a failure is logged and
 	// the page still shown.
 	Opened func(ctx context.Context, holdID int64, now time.Time) error
+	// Slots, when set, bounds how many of these pages render at once
+	// (server.page_concurrency).
+	Slots *Slots
 }
 
 // Mount registers the pages.
 func (p *CheckoutPages) Mount(app fiber.Router) {
-	app.Get("/checkout/:token", p.show)
+	// The pages that only read and render wait for a slot; the forms
+	// (which may call a payment provider) do not hold one.
+	w := p.Slots.Wrap
+	app.Get("/checkout/:token", w(p.show))
 	app.Post("/checkout/:token", p.submit)
 	app.Post("/checkout/:token/change", p.change)
 	app.Post("/checkout/:token/cart", p.checkOutCart)
 	app.Post("/checkout/:token/line", p.changeCartLine)
-	app.Get("/checkout/:token/done", p.done)
-	app.Get("/orders/:token", p.orders)
+	app.Get("/checkout/:token/done", w(p.done))
+	app.Get("/orders/:token", w(p.orders))
 	app.Post("/orders/:token/forget", p.forget)
 }
 

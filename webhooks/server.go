@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -16,14 +15,15 @@ import (
 // Every answer carries X-Request-Id (see RequestIDHeader) and a
 // Server-Timing header (app;dur=milliseconds): the
 // time hashcart spent on the request, for operators' dashboards and the
-// load tools.
+// load tools; pages that wait for a render slot (Slots) add queue;dur=,
+// the wait, which app then does not include.
 func NewApp(maxBody int, log *slog.Logger) *fiber.App {
 	app := newFiber(maxBody, log)
 	app.Use(requestID(log))
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		c.Set("Server-Timing", fmt.Sprintf("app;dur=%.3f", float64(time.Since(start).Microseconds())/1000))
+		c.Set("Server-Timing", serverTiming(c, time.Since(start)))
 		return err
 	})
 	return app

@@ -46,8 +46,9 @@ type loadConfig struct {
 type record struct {
 	due, sent, done time.Duration
 	status          int
-	// server is the time the server reported in Server-Timing (app;dur=).
-	server time.Duration
+	// server is the time the server reported in Server-Timing (app;dur=),
+	// queue its wait for a render slot (queue;dur=), not included in server.
+	server, queue time.Duration
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -61,6 +61,12 @@ type PagePhase struct {
 	ServerP50Ms  float64 `json:"server_p50_ms"`
 	ServerP99Ms  float64 `json:"server_p99_ms"`
 	ServerMaxMs  float64 `json:"server_max_ms"`
+	// QueueP50Ms..QueueMaxMs are how long requests waited for a render
+	// slot (Server-Timing queue;dur=), which app;dur= does not include;
+	// zero when the server reports no wait.
+	QueueP50Ms float64 `json:"queue_p50_ms,omitempty"`
+	QueueP99Ms float64 `json:"queue_p99_ms,omitempty"`
+	QueueMaxMs float64 `json:"queue_max_ms,omitempty"`
 	SendLagP99Ms float64 `json:"send_lag_p99_ms,omitempty"`
 	// Non200 counts other answers by status, Errors transport errors and
 	// timeouts, NotSent requests dropped because the phase's time ran out.
@@ -101,7 +107,8 @@ func hammer(ctx context.Context, client *http.Client, l pageLoad) ([]record, int
 				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				r.status = resp.StatusCode
-				r.server = serverTiming(resp.Header.Get("Server-Timing"))
+				st := resp.Header.Get("Server-Timing")
+				r.server, r.queue = serverTiming(st, "app"), serverTiming(st, "queue")
 			}
 		}
 		r.done = since()
@@ -181,7 +188,7 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 		p.Mode = "open"
 	}
 	windowStart, windowEnd := l.Warmup, l.Warmup+l.Duration
-	var lat, service, lag, server []time.Duration
+	var lat, service, lag, server, queue []time.Duration
 	last := windowEnd
 	for _, r := range all {
 		if r.status != 0 {
@@ -200,6 +207,7 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 			if r.server > 0 {
 				server = append(server, r.server)
 			}
+			queue = append(queue, r.queue)
 			last = max(last, r.done)
 		case 0:
 			p.Errors++
@@ -215,8 +223,13 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 	if elapsed > 0 {
 		p.PerS = round(float64(p.OK)/elapsed.Seconds(), 1)
 	}
-	for _, s := range [][]time.Duration{lat, service, lag, server} {
+	for _, s := range [][]time.Duration{lat, service, lag, server, queue} {
 		slices.Sort(s)
+	}
+	if len(queue) > 0 && queue[len(queue)-1] > 0 {
+		p.QueueP50Ms = ms(percentile(queue, 0.50))
+		p.QueueP99Ms = ms(percentile(queue, 0.99))
+		p.QueueMaxMs = ms(percentile(queue, 1))
 	}
 	p.ServerP50Ms = ms(percentile(server, 0.50))
 	p.ServerP99Ms = ms(percentile(server, 0.99))
@@ -234,11 +247,15 @@ func summarizePage(l pageLoad, all []record) PagePhase {
 	return p
 }
 
-// serverTiming reads "app;dur=1.234" (milliseconds) from a Server-Timing
-// header; 0 when absent.
-func serverTiming(h string) time.Duration {
+// serverTiming reads the named metric's duration ("app;dur=1.234",
+// milliseconds) from a Server-Timing header; 0 when it is absent.
+func serverTiming(h, name string) time.Duration {
 	for _, metric := range strings.Split(h, ",") {
-		for _, part := range strings.Split(metric, ";") {
+		parts := strings.Split(metric, ";")
+		if strings.TrimSpace(parts[0]) != name {
+			continue
+		}
+		for _, part := range parts[1:] {
 			if v, ok := strings.CutPrefix(strings.TrimSpace(part), "dur="); ok {
 				if f, err := strconv.ParseFloat(v, 64); err == nil {
 					return time.Duration(f * float64(time.Millisecond))

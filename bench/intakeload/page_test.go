@@ -219,14 +219,19 @@ func TestPageTableShowsBothFiguresAndVerdicts(t *testing.T) {
 }
 
 func TestServerTimingIsRead(t *testing.T) {
-	for h, want := range map[string]time.Duration{
-		"app;dur=1.250":         1250 * time.Microsecond,
-		"db;dur=2, app;dur=0.5": 2 * time.Millisecond,
-		"":                      0,
-		"app":                   0,
+	for _, c := range []struct {
+		h, name string
+		want    time.Duration
+	}{
+		{"app;dur=1.250", "app", 1250 * time.Microsecond},
+		{"queue;dur=2, app;dur=0.5", "app", 500 * time.Microsecond},
+		{"queue;dur=2, app;dur=0.5", "queue", 2 * time.Millisecond},
+		{"app;dur=0.5", "queue", 0},
+		{"", "app", 0},
+		{"app", "app", 0},
 	} {
-		if got := serverTiming(h); got != want {
-			t.Errorf("serverTiming(%q) = %v, want %v", h, got, want)
+		if got := serverTiming(c.h, c.name); got != c.want {
+			t.Errorf("serverTiming(%q, %q) = %v, want %v", c.h, c.name, got, c.want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -97,7 +98,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 	pages := &webhooks.CheckoutPages{
 		Links: svc.links, Store: svc.db.Shop(), Orders: svc.db.Orders(), Details: svc.db.Orders(), Checkout: svc.checkout, Shop: svc.bot.Shop,
 		Forget: svc.forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
-		Now: time.Now, Log: log,
+		Now: time.Now, Log: log, Slots: webhooks.NewSlots(pageSlots(cfg.Server.PageConcurrency), 10*time.Second),
 	}
 	pages.Opened = svc.db.Shop().MarkLinkOpened
 	pages.Mount(app)
@@ -185,4 +186,15 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 	}
 	stopWithin(cfg.Server.ShutdownTimeout.Duration, app, stopBackground, &bg, log)
 	return runErr
+}
+
+// pageSlots is server.page_concurrency, or when it is 0 one more than the
+// cores Go schedules on. Measured on 2 cores with 200 clients: 3 slots
+// served as many pages a second as 4 with a lower p99; 2 and 8 served a
+// fifth fewer (bench/README.md).
+func pageSlots(n int) int {
+	if n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0) + 1
 }
