@@ -11,7 +11,7 @@
 # Environment (all optional):
 #   RATES="1000" DURATION=10s WARMUP=2s GRACE=10s CONCURRENCY=256 TARGET=100ms
 #   PG_DSN_BASE="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-#   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1  SKIP_PARSER=1
+#   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1  SKIP_SQLITE=1  SKIP_PARSER=1
 #   BENCH_DIR=/tmp/hashcart-bench
 #   PROFILE=1 (hashcart serves pprof on 127.0.0.1:18799; CPU profile of the measured window in the run dir)
 #   SKIP_BUILD=1 (reuse $BENCH_DIR/hashcart and $BENCH_DIR/intakeload)
@@ -86,7 +86,7 @@ pipeline() { # label driver dsn rate
 }
 
 for rate in $RATES; do
-	pipeline "sqlite-$rate" sqlite "" "$rate"
+	if [[ -z "${SKIP_SQLITE:-}" ]]; then pipeline "sqlite-$rate" sqlite "" "$rate"; fi
 	if [[ -z "${SKIP_PG:-}" ]]; then
 		psql "${PSQL[@]}" -q -c "drop schema if exists $schema cascade; create schema $schema" >/dev/null
 		schema_made=1

@@ -294,7 +294,21 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 // came after it, which then runs again. Inbox processing uses it: it
 // committed up to a thousand times a second, an fsync each.
 func (db *DB) inUnsyncedTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok || db.wal == nil {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	if db.driver == DriverPostgres {
+		// The same on PostgreSQL: the commit does not wait for its WAL
+		// flush; a later synchronous commit flushes the WAL up to its own
+		// record, which follows this one.
+		return db.inTx(ctx, false, func(ctx context.Context) error {
+			if err := db.write(ctx).Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+				return err
+			}
+			return fn(ctx)
+		})
+	}
+	if db.wal == nil {
 		return db.inTx(ctx, false, fn)
 	}
 	_, err := db.sqliteTx(ctx, false, fn)

@@ -70,3 +70,9 @@ func (db *DB) WALForTest() (committed, synced uint64) {
 	defer db.wal.mu.Unlock()
 	return db.wal.committed.Load(), db.wal.synced
 }
+
+// RawScanForTest runs a query in ctx's transaction (or on the writer) and
+// scans its single value into dest.
+func (db *DB) RawScanForTest(ctx context.Context, sql string, dest any) error {
+	return db.write(ctx).Raw(sql).Scan(dest).Error
+}

@@ -347,3 +347,41 @@ func TestSQLiteProcessingCommitsUnsyncedAndEverythingElseSynced(t *testing.T) {
 		t.Fatalf("writer outside a transaction: synchronous = %d (%v), want 2 (FULL)", mode, err)
 	}
 }
+
+// On PostgreSQL, inbox processing commits asynchronously (no wait for its
+// own WAL flush; the next synchronous commit flushes it), every other
+// transaction synchronously.
+func TestPostgresProcessingCommitsAsynchronously(t *testing.T) {
+	db := storagetest.Open(t, storage.DriverPostgres, storagetest.Options{})
+	ctx := context.Background()
+	show := func(ctx context.Context) (v string, err error) {
+		err = db.RawScanForTest(ctx, "SHOW synchronous_commit", &v)
+		return v, err
+	}
+	if _, err := db.Inbox().InsertEvents(ctx, events(2, inbox.KindTweetCreate)); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	n, err := db.Inbox().ProcessDue(ctx, 10, func(ctx context.Context, ev inbox.Event) error {
+		v, err := show(ctx)
+		seen = append(seen, v)
+		return err
+	}, func(inbox.Event, error) (time.Time, bool) { return time.Time{}, true })
+	if err != nil || n != 2 {
+		t.Fatalf("processed %d (%v), want 2", n, err)
+	}
+	for _, v := range seen {
+		if v != "off" {
+			t.Fatalf("synchronous_commit in processing = %q, want off", v)
+		}
+	}
+	if err := db.InTx(ctx, func(ctx context.Context) error {
+		v, err := show(ctx)
+		if err == nil && v != "on" {
+			err = fmt.Errorf("synchronous_commit in another transaction = %q, want on", v)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
