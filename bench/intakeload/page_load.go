@@ -58,15 +58,15 @@ type PagePhase struct {
 	// ServerP50Ms..ServerMaxMs are the server's own time per request, as
 	// it reported in Server-Timing: the render time without the queueing
 	// in front of it.
-	ServerP50Ms  float64 `json:"server_p50_ms"`
-	ServerP99Ms  float64 `json:"server_p99_ms"`
-	ServerMaxMs  float64 `json:"server_max_ms"`
+	ServerP50Ms float64 `json:"server_p50_ms"`
+	ServerP99Ms float64 `json:"server_p99_ms"`
+	ServerMaxMs float64 `json:"server_max_ms"`
 	// QueueP50Ms..QueueMaxMs are how long requests waited for a render
 	// slot (Server-Timing queue;dur=), which app;dur= does not include;
 	// zero when the server reports no wait.
-	QueueP50Ms float64 `json:"queue_p50_ms,omitempty"`
-	QueueP99Ms float64 `json:"queue_p99_ms,omitempty"`
-	QueueMaxMs float64 `json:"queue_max_ms,omitempty"`
+	QueueP50Ms   float64 `json:"queue_p50_ms,omitempty"`
+	QueueP99Ms   float64 `json:"queue_p99_ms,omitempty"`
+	QueueMaxMs   float64 `json:"queue_max_ms,omitempty"`
 	SendLagP99Ms float64 `json:"send_lag_p99_ms,omitempty"`
 	// Non200 counts other answers by status, Errors transport errors and
 	// timeouts, NotSent requests dropped because the phase's time ran out.
