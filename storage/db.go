@@ -337,10 +337,6 @@ func (db *DB) sqliteTx(ctx context.Context, urgent bool, fn func(ctx context.Con
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer db.restoreSync(conn)
-	before, err := totalChanges(ctx, conn)
-	if err != nil {
-		return 0, err
-	}
 	g := db.w.WithContext(ctx)
 	g.Statement.ConnPool = conn
 	err = g.Transaction(func(tx *gorm.DB) error {
@@ -349,13 +345,18 @@ func (db *DB) sqliteTx(ctx context.Context, urgent bool, fn func(ctx context.Con
 	if err != nil {
 		return 0, err
 	}
-	after, err := totalChanges(context.WithoutCancel(ctx), conn)
-	if err != nil || after != before {
-		// Wrote something (or cannot tell): a commit to sync.
-		return db.wal.commit(), nil
+	// Rows changed on the writer since the last transaction's end: none
+	// means nothing reached the WAL and there is nothing to sync. (The
+	// count is the connection's since it opened; a new connection, or a
+	// statement outside a transaction in between, shows as a change, and
+	// the commit is synced anyway.)
+	total, err := totalChanges(context.WithoutCancel(ctx), conn)
+	changed := err != nil || total != db.wal.lastTotal
+	db.wal.lastTotal = total
+	if !changed {
+		return 0, nil
 	}
-	// Changed no row: nothing went to the WAL, nothing to sync.
-	return 0, nil
+	return db.wal.commit(), nil
 }
 
 // totalChanges is the number of rows the connection has inserted, updated

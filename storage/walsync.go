@@ -24,6 +24,9 @@ import (
 type walSyncer struct {
 	path      string
 	committed atomic.Uint64 // commits that have returned, numbered in order
+	// lastTotal is the writer's total_changes() at the end of the last
+	// transaction (read and written under the write gate).
+	lastTotal int64
 
 	mu     sync.Mutex
 	f      *os.File
