@@ -13,7 +13,7 @@
 #   PG_DSN_BASE="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 #   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1  SKIP_SQLITE=1  SKIP_PARSER=1
 #   BENCH_DIR=/tmp/hashcart-bench
-#   PROFILE=1 (hashcart serves pprof on 127.0.0.1:18799; CPU profile of the measured window in the run dir)
+#   PROFILE=1 (hashcart serves pprof on 127.0.0.1:18799; CPU profile of the measured window but its last 2 s, in the run dir)
 #   SKIP_BUILD=1 (reuse $BENCH_DIR/hashcart and $BENCH_DIR/intakeload)
 set -euo pipefail
 
@@ -76,8 +76,8 @@ pipeline() { # label driver dsn rate
 	local pprof_env=() prof_pid=""
 	if [[ -n "${PROFILE:-}" ]]; then # CPU profile of hashcart over the measured window
 		pprof_env=(env HASHCART_PPROF=127.0.0.1:18799)
-		(sleep $((${WARMUP%s} + 1)); curl -fs -o "$work/$1.cpu.pprof" \
-			"http://127.0.0.1:18799/debug/pprof/profile?seconds=${DURATION%s}") &
+		(sleep $((${WARMUP%s} + 1)); curl -fs --retry 20 --retry-connrefused --retry-delay 1 -o "$work/$1.cpu.pprof" \
+			"http://127.0.0.1:18799/debug/pprof/profile?seconds=$((${DURATION%s} - 2))") &
 		prof_pid=$!
 	fi
 	"${pprof_env[@]}" "$BENCH_DIR/intakeload" pipeline "${flags[@]}" | tee -a "$work/pipeline.log" | grep -v '^{' || true
