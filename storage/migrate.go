@@ -32,6 +32,7 @@ var migrations = []migration{
 	{10, "merchant page", merchantPageSchema},
 	{11, "cart checkout", cartCheckoutSchema},
 	{12, "provider tasks", providerTasksSchema},
+	{13, "reminder orders index", reminderOrdersSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.
