@@ -13,6 +13,7 @@
 #   PG_DSN_BASE="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 #   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1
 #   BENCH_DIR=/tmp/hashcart-bench
+#   PAGE_CONCURRENCY=N (hashcart's server.page_concurrency; default: its own, cores + 1)
 #   SKIP_BUILD=1 (reuse $BENCH_DIR/page-bin/hashcart and .../intakeload)
 set -euo pipefail
 
@@ -69,6 +70,7 @@ page() { # label driver dsn
 		--low-rate "$LOW_RATE" --low-duration "$LOW_DURATION" --target "$TARGET"
 		--workdir "$work" --json)
 	if [[ -n "$3" ]]; then flags+=(--dsn "$3"); fi
+	if [[ -n "${PAGE_CONCURRENCY:-}" ]]; then flags+=(--page-concurrency "$PAGE_CONCURRENCY"); fi
 	"$bin/intakeload" page "${flags[@]}" | tee -a "$work/page.log" | grep -v '^{' || true
 	grep "\"label\":\"$1\"" "$work/page.log" | tail -1 >>"$results" || echo "  ($1: no result)" >&2
 }

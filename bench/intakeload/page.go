@@ -37,6 +37,8 @@ type pageRun struct {
 	LowDuration time.Duration
 	Timeout     time.Duration
 	Target      time.Duration
+	// PageSlots, when above 0, is the server's page_concurrency.
+	PageSlots int
 }
 
 func runPage(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -58,6 +60,7 @@ func runPage(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	fs.DurationVar(&c.LowDuration, "low-duration", 10*time.Second, "measurement window of the low-rate phase")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.DurationVar(&c.Target, "target", 5*time.Millisecond, "p99 the run is judged against")
+	fs.IntVar(&c.PageSlots, "page-concurrency", 0, "server.page_concurrency for hashcart (0: its default, cores + 1)")
 	asJSON := fs.Bool("json", false, "also print the result as one JSON line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,7 +153,8 @@ func (c *pageRun) run(ctx context.Context, log *slog.Logger) (PageResult, error)
 	}
 
 	sim := xsim.New(xsim.Options{ConsumerKey: pipelineKey, ConsumerSecret: pipelineSecret})
-	st, err := startStack(ctx, c.Hashcart, c.WorkDir, "page", c.RunID, c.Driver, c.DSN, sim, pageConfig)
+	config := func(s pipelineSettings) string { return withPageSlots(pageConfig(s), c.PageSlots) }
+	st, err := startStack(ctx, c.Hashcart, c.WorkDir, "page", c.RunID, c.Driver, c.DSN, sim, config)
 	if err != nil {
 		return PageResult{}, err
 	}
@@ -247,6 +251,14 @@ func pageConfig(s pipelineSettings) string {
 		keep = append(keep, line)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// withPageSlots adds server.page_concurrency to a config when n > 0.
+func withPageSlots(cfg string, n int) string {
+	if n <= 0 {
+		return cfg
+	}
+	return strings.Replace(cfg, "server:\n", fmt.Sprintf("server:\n  page_concurrency: %d\n", n), 1)
 }
 
 // checkoutLinkRE matches the checkout link in a DM's text.

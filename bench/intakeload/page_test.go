@@ -235,3 +235,14 @@ func TestServerTimingIsRead(t *testing.T) {
 		}
 	}
 }
+
+func TestPageSlotsGoIntoTheServerSection(t *testing.T) {
+	cfg := "server:\n  listen: \"127.0.0.1:1\"\nstorage: {}\n"
+	if got := withPageSlots(cfg, 0); got != cfg {
+		t.Fatalf("0 changed the config:\n%s", got)
+	}
+	want := "server:\n  page_concurrency: 7\n  listen: \"127.0.0.1:1\"\nstorage: {}\n"
+	if got := withPageSlots(cfg, 7); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
