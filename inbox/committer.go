@@ -125,6 +125,10 @@ func (c *Committer) commit(batch []*commitReq, n int) {
 	// A commit under way is finished even during shutdown: its callers
 	// are waiting to acknowledge.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// One commit at a time, each durable before the next starts: a
+	// delivery whose events an earlier commit already stored inserts
+	// nothing and is acknowledged at once, which is right only because
+	// that earlier commit is durable by now.
 	inserted, err := c.store.InsertEvents(ctx, events)
 	cancel()
 	if err != nil {

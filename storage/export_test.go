@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -76,3 +77,5 @@ func (db *DB) WALForTest() (committed, synced uint64) {
 func (db *DB) RawScanForTest(ctx context.Context, sql string, dest any) error {
 	return db.write(ctx).Raw(sql).Scan(dest).Error
 }
+
+func writeTestFile(path string) error { return os.WriteFile(path, []byte("wal"), 0o600) }

@@ -31,6 +31,11 @@ type walSyncer struct {
 	mu     sync.Mutex
 	f      *os.File
 	synced uint64 // every commit numbered up to this is on disk
+	// failed is the first fsync error. After it nothing is known durable
+	// any more (Linux reports a failed writeback once, and a later fsync
+	// may succeed without the lost pages), so every later sync fails too,
+	// until the process restarts and SQLite recovers from what is on disk.
+	failed error
 }
 
 // commit numbers a commit that has just returned.
@@ -40,6 +45,9 @@ func (w *walSyncer) commit() uint64 { return w.committed.Add(1) }
 func (w *walSyncer) sync(ctx context.Context, n uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.failed != nil {
+		return w.failed
+	}
 	if w.synced >= n {
 		return nil
 	}
@@ -48,11 +56,8 @@ func (w *walSyncer) sync(ctx context.Context, n uint64) error {
 		return err
 	}
 	if err := syncData(w.f); err != nil {
-		// The file may be gone (a sync error is not retried on the same
-		// descriptor: Linux reports a failed writeback only once).
-		_ = w.f.Close()
-		w.f = nil
-		return fmt.Errorf("fsync %s: %w", w.path, err)
+		w.failed = fmt.Errorf("fsync %s failed; restart hashcart once the disk is fixed: %w", w.path, err)
+		return w.failed
 	}
 	w.synced = upTo
 	return ctx.Err()
