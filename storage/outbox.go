@@ -284,7 +284,7 @@ func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, r
 			if err := flush(); err != nil {
 				return err
 			}
-			c, err := s.collapse(ctx, tx, row, m, req, now)
+			c, err := s.collapse(ctx, tx, row, m, req, budgets, now)
 			if err != nil {
 				return err
 			}
@@ -441,6 +441,19 @@ func (l *budgetLedger) take(key string, limit int) (bool, error) {
 	return true, nil
 }
 
+// remaining returns how many units key has left in its current window,
+// counting those this claim took.
+func (l *budgetLedger) remaining(key string, limit int) (int, error) {
+	b, err := l.load(key)
+	if err != nil {
+		return 0, err
+	}
+	if !b.WindowStart.After(l.cutoff) {
+		return limit, nil
+	}
+	return max(limit-b.Used, 0), nil
+}
+
 // refund gives back a unit taken in this claim.
 func (l *budgetLedger) refund(key string) {
 	if b, ok := l.keys[key]; ok && b.Used > 0 {
@@ -464,26 +477,11 @@ func (l *budgetLedger) flush() error {
 	return nil
 }
 
-// remaining returns how many units key has left in its current window.
-func (s *Outbox) remaining(tx *gorm.DB, key string, limit int, cutoff time.Time) (int, error) {
-	var b struct {
-		WindowStart time.Time
-		Used        int
-	}
-	if err := tx.Raw("SELECT window_start, used FROM outbox_budgets WHERE budget_key = ?", key).Scan(&b).Error; err != nil {
-		return 0, fmt.Errorf("read budget %q: %w", key, err)
-	}
-	if !b.WindowStart.After(cutoff) {
-		return limit, nil
-	}
-	return max(limit-b.Used, 0), nil
-}
-
 // collapse replaces row's group by its Collapse post when the group was
 // collapsed before or the account cannot answer every pending member in
 // this window; it returns nil when the group stays.
-func (s *Outbox) collapse(ctx context.Context, tx *gorm.DB, row outboxRow, m outbox.Message, req outbox.ClaimRequest, now time.Time) (*outbox.Collapsed, error) {
-	cutoff := now.Add(-req.Budget.Window)
+func (s *Outbox) collapse(ctx context.Context, tx *gorm.DB, row outboxRow, m outbox.Message, req outbox.ClaimRequest,
+	budgets *budgetLedger, now time.Time) (*outbox.Collapsed, error) {
 	var counts struct {
 		Pending, Collapsed int64
 	}
@@ -510,11 +508,13 @@ FROM outbox_messages WHERE grp = ?`, row.ID, row.Grp).Scan(&counts).Error
 		if err != nil {
 			return nil, fmt.Errorf("count ahead of group %q: %w", row.Grp, err)
 		}
-		acct, err := s.remaining(tx, outbox.AccountBudgetKey(row.MerchantID), req.Budget.PerAccount, cutoff)
+		// The app's budget first, as every claim takes them (PostgreSQL
+		// locks them in that order).
+		app, err := budgets.remaining(outbox.AppBudgetKey, req.Budget.PerApp)
 		if err != nil {
 			return nil, err
 		}
-		app, err := s.remaining(tx, outbox.AppBudgetKey, req.Budget.PerApp, cutoff)
+		acct, err := budgets.remaining(outbox.AccountBudgetKey(row.MerchantID), req.Budget.PerAccount)
 		if err != nil {
 			return nil, err
 		}
