@@ -69,8 +69,9 @@ type DB struct {
 // Open connects to the database named by driver and dsn. It does not
 // migrate; call Migrate.
 //
-// On SQLite the database runs in WAL mode with synchronous=FULL, so a
-// committed transaction has been fsync'd before Commit returns.
+// On SQLite the database runs in WAL mode. InTx returns once its commit
+// is fsync'd (walSyncer: the fsync runs after the writer is released);
+// statements outside a transaction run with synchronous=FULL.
 func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 10
@@ -187,8 +188,10 @@ func sqliteDSN(dsn string, readOnly bool) string {
 	if !isMemory(dsn) {
 		params.Add("_pragma", "journal_mode(WAL)")
 	}
-	// FULL: the WAL is fsync'd at every commit, so an acknowledged event
-	// survives a power cut, not only a crash of the process.
+	// FULL for statements outside a transaction: the WAL is fsync'd at
+	// their commit. Transactions switch to NORMAL and are fsync'd after
+	// they release the writer (sqliteTx, walSyncer), or not at all for
+	// inbox processing (inUnsyncedTx).
 	params.Add("_pragma", "synchronous(FULL)")
 	// Statement journals (what a savepoint or a failing statement rolls
 	// back to) and temporary tables stay in memory: on disk, a batch of

@@ -106,8 +106,9 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 // ProcessDue implements inbox.Store. A failing handler undoes only its own
 // effects (see processBatch).
 //
-// On SQLite the events of a batch share one transaction (one fsync for the
-// batch; the single writer rules out lock cycles). On PostgreSQL each event
+// On SQLite the events of a batch share one transaction (one commit for
+// the batch, not fsync'd: see inUnsyncedTx; the single writer rules out
+// lock cycles). On PostgreSQL each event
 // gets its own transaction: handlers lock rows (a buyer, a stock counter),
 // and holding the locks of several events at once would let two workers
 // deadlock on each other.
