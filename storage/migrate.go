@@ -33,6 +33,7 @@ var migrations = []migration{
 	{11, "cart checkout", cartCheckoutSchema},
 	{12, "provider tasks", providerTasksSchema},
 	{13, "reminder orders index", reminderOrdersSchema},
+	{14, "outbox x id index", outboxXIDSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -597,6 +597,21 @@ ON CONFLICT (budget_key) DO UPDATE SET blocked_until = CASE
 	return applied, nil
 }
 
+var _ outbox.SentLookup = (*Outbox)(nil)
+
+// RecordedXIDs implements outbox.SentLookup.
+func (s *Outbox) RecordedXIDs(ctx context.Context, xids []string) (map[string]bool, error) {
+	var found []string
+	if err := s.db.read(ctx).Raw(`SELECT x_id FROM outbox_messages WHERE x_id <> '' AND x_id IN ?`, xids).Scan(&found).Error; err != nil {
+		return nil, fmt.Errorf("look up sent x ids: %w", err)
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // BlockedUntil implements outbox.Store.
 func (s *Outbox) BlockedUntil(ctx context.Context, budgetKey string) (time.Time, error) {
 	var rows []struct{ BlockedUntil *time.Time }

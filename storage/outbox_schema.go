@@ -48,3 +48,10 @@ CREATE TABLE outbox_budgets (
 	blocked_until {{ts}}
 );
 `
+
+// outboxXIDSchema finds sent messages by their X id: a sender looking at X
+// for a lapsed message leaves out what X lists under ids already recorded
+// (outbox.SentLookup).
+const outboxXIDSchema = `
+CREATE INDEX outbox_messages_by_xid ON outbox_messages (x_id) WHERE x_id <> '';
+`

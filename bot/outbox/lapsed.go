@@ -60,6 +60,11 @@ func (s *Sender) alreadySent(ctx context.Context, creds xapi.Credentials, m Clai
 			}
 		}
 	}
+	candidates, lerr := s.notRecorded(ctx, candidates)
+	if lerr != nil {
+		s.Log.Warn("outbox could not tell X's messages from those it recorded; sending", "key", m.Key, "kind", m.Kind, "err", lerr)
+		return "", false
+	}
 	// Posts read before a failure (ErrTooManyPosts) still count if found.
 	want := comparable(strings.ReplaceAll(m.Text, LinkPlaceholder, "https://link.invalid/"))
 	for _, c := range candidates {
@@ -71,6 +76,30 @@ func (s *Sender) alreadySent(ctx context.Context, creds xapi.Credentials, m Clai
 		s.Log.Warn("outbox could not check X for a lapsed message; sending", "key", m.Key, "kind", m.Kind, "err", err)
 	}
 	return "", false
+}
+
+// notRecorded leaves out the candidates recorded as other messages' sends
+// (see SentLookup): an earlier message with the same text is not this one.
+func (s *Sender) notRecorded(ctx context.Context, candidates []sentAtX) ([]sentAtX, error) {
+	lookup, ok := s.Store.(SentLookup)
+	if !ok || len(candidates) == 0 {
+		return candidates, nil
+	}
+	ids := make([]string, len(candidates))
+	for i, c := range candidates {
+		ids[i] = c.id
+	}
+	recorded, err := lookup.RecordedXIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := candidates[:0]
+	for _, c := range candidates {
+		if !recorded[c.id] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 var (

@@ -153,3 +153,35 @@ func TestLapsedReplyIsPostedWhenTheLookUpFails(t *testing.T) {
 		}
 	})
 }
+
+// Two messages with the same text to one buyer (a cart's reminder steps):
+// the first is sent and recorded; a sender claims the second and dies
+// before sending it. The next sender must not take the first one's DM at
+// X for the second's: it sends the second.
+func TestLapsedDMIsNotTakenForAnEarlierOneWithTheSameText(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		const text = "Still thinking it over? Your cart: 1 × Tote, $18.00 in all."
+		cfg := outbox.Config{Lease: 2 * time.Second}
+		e.enqueue(dm("reminder:cart:7:1", "903", text, outbox.PriorityReminder))
+		drain(t, e.sender(cfg))
+		if got := len(e.sim.DMsTo("903")); got != 1 {
+			t.Fatalf("step 1: DMs to 903 = %d, want 1", got)
+		}
+		e.clock.Advance(time.Second)
+		e.enqueue(dm("reminder:cart:7:2", "903", text, outbox.PriorityReminder))
+		ctx := context.Background()
+		c, err := e.db.Outbox().Claim(ctx, outbox.ClaimRequest{Now: e.clock.Now(), Limit: 10, Lease: cfg.Lease, Budget: outbox.Budget{Window: time.Hour, PerAccount: 100, PerApp: 100}, MaxAge: time.Hour})
+		if err != nil || len(c.Messages) != 1 {
+			t.Fatalf("claim: %d, %v", len(c.Messages), err)
+		}
+		// The claiming sender dies before sending.
+		e.clock.Advance(3 * time.Second)
+		drain(t, e.sender(cfg))
+		if got := len(e.sim.DMsTo("903")); got != 2 {
+			t.Fatalf("DMs to 903 = %d, want 2 (step 2 sent after its claim lapsed)", got)
+		}
+		if e.status("reminder:cart:7:2") != outbox.StatusSent {
+			t.Fatal("step 2 not recorded as sent")
+		}
+	})
+}

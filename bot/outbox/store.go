@@ -29,6 +29,15 @@ type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
+// SentLookup is a Store that knows the X ids of the messages it recorded
+// as sent. A message found at X under one of them is another message's
+// send, not a lapsed attempt of the message looked for (two reminder steps
+// of a cart have the same text).
+type SentLookup interface {
+	// RecordedXIDs returns those of xids recorded as a sent message's.
+	RecordedXIDs(ctx context.Context, xids []string) (map[string]bool, error)
+}
+
 // ClaimRequest is one claiming pass. In order, the pass:
 //
 //  1. marks StatusExpired the unsent messages created before Now-MaxAge and
