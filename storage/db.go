@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -403,6 +404,22 @@ func (db *DB) forUpdate() string {
 		return " FOR UPDATE SKIP LOCKED"
 	}
 	return ""
+}
+
+// isLockConflict reports whether err is PostgreSQL aborting a transaction
+// over locks (deadlock detected, serialization failure, lock not
+// available): running the same work again, in smaller transactions,
+// succeeds.
+func isLockConflict(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40P01", "40001", "55P03":
+		return true
+	}
+	return false
 }
 
 // forUpdateWait locks the selected rows until the transaction ends, waiting

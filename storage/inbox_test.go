@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func TestInterruptedBatchIsRolledBackAndProcessedOnce(t *testing.T) {
 			t.Fatal("interrupted batch reported success")
 		}
 		// Whatever committed before the crash committed with its done mark
-		// (a whole batch on SQLite, each event on PostgreSQL): effects and
+		// (a whole batch on both databases): effects and
 		// done marks agree, and the interrupted event left nothing.
 		effects := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects")
 		done := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE status = 'done'")
@@ -383,5 +384,95 @@ func TestPostgresProcessingCommitsAsynchronously(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// On PostgreSQL two workers' batches that lock the same rows in opposite
+// orders deadlock, and the server aborts one of them. Every event is still
+// processed exactly once, and none is recorded as failed or put off.
+func TestPostgresBatchesThatDeadlockProcessEveryEventOnce(t *testing.T) {
+	db := storagetest.Open(t, storage.DriverPostgres, storagetest.Options{})
+	ctx := context.Background()
+	effectsTable(t, db)
+	if err := db.SeedForTest(ctx, "CREATE TABLE test_locks (k TEXT PRIMARY KEY)", "INSERT INTO test_locks VALUES ('a'), ('b')"); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(4, inbox.KindTweetCreate)
+	if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// The first worker's batch is events 0 and 1 (rows a, then b), the
+	// second's events 2 and 3 (b, then a). Each batch's first event waits,
+	// the first time, until both first events hold their rows.
+	lockOf := map[string]string{evs[0].ID: "a", evs[1].ID: "b", evs[2].ID: "b", evs[3].ID: "a"}
+	var mu sync.Mutex
+	firstRound := map[string]bool{evs[0].ID: true, evs[2].ID: true}
+	holding := make(chan string, 2)
+	oneHolds, bothHold := make(chan struct{}), make(chan struct{})
+	go func() {
+		<-holding
+		close(oneHolds)
+		<-holding
+		close(bothHold)
+	}()
+	deadlocks := 0
+	handle := func(ctx context.Context, ev inbox.Event) error {
+		if err := db.ExecForTest(ctx, "SELECT k FROM test_locks WHERE k = ? FOR UPDATE", lockOf[ev.ID]); err != nil {
+			mu.Lock()
+			if strings.Contains(err.Error(), "40P01") {
+				deadlocks++
+			}
+			mu.Unlock()
+			return err
+		}
+		mu.Lock()
+		first := firstRound[ev.ID]
+		delete(firstRound, ev.ID)
+		mu.Unlock()
+		if first {
+			holding <- ev.ID
+			select {
+			case <-bothHold:
+			case <-time.After(10 * time.Second):
+				return errors.New("the other batch never took its first row")
+			}
+		}
+		return recordEffect(db)(ctx, ev)
+	}
+	var retried []string
+	retry := func(ev inbox.Event, err error) (time.Time, bool) {
+		mu.Lock()
+		retried = append(retried, ev.ID+": "+err.Error())
+		mu.Unlock()
+		return time.Now().Add(time.Hour), false
+	}
+	var wg sync.WaitGroup
+	got := make([]int, 2)
+	errs := make([]error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		got[0], errs[0] = db.Inbox().ProcessDue(ctx, 2, handle, retry)
+	}()
+	go func() {
+		defer wg.Done()
+		<-oneHolds // claims after the first worker holds events 0 and 1
+		got[1], errs[1] = db.Inbox().ProcessDue(ctx, 2, handle, retry)
+	}()
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || got[0]+got[1] != 4 {
+		t.Fatalf("workers processed %v events, errors %v; want 4 in all, no error", got, errs)
+	}
+	if deadlocks == 0 {
+		t.Fatal("the batches did not deadlock; the test did not test anything")
+	}
+	if len(retried) != 0 {
+		t.Fatalf("events put off after the deadlock: %v", retried)
+	}
+	if n := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE status = 'done' AND last_error = ''"); n != 4 {
+		t.Fatalf("%d of 4 events done without an error", n)
+	}
+	if n := db.CountForTest(ctx, "SELECT COUNT(*) FROM (SELECT event_id FROM test_effects GROUP BY event_id HAVING COUNT(*) = 1) x"); n != 4 {
+		t.Fatalf("events with exactly one effect = %d, want 4", n)
 	}
 }
