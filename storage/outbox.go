@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashcart/hashcart/bot/outbox"
@@ -593,6 +594,56 @@ ON CONFLICT (budget_key) DO UPDATE SET blocked_until = CASE
 	})
 	if err != nil {
 		return false, fmt.Errorf("finish outbox message %d (%s): %w", r.ID, r.Outcome, err)
+	}
+	return applied, nil
+}
+
+var _ outbox.SentRecorder = (*Outbox)(nil)
+
+// FinishSent implements outbox.SentRecorder: one UPDATE ... FROM (VALUES
+// ...) for up to 200 sends (a statement each was a round trip per message
+// on PostgreSQL).
+func (s *Outbox) FinishSent(ctx context.Context, results []outbox.Result) ([]bool, error) {
+	applied := make([]bool, len(results))
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		tx := s.db.write(ctx)
+		now := s.db.Now()
+		for start := 0; start < len(results); start += 200 {
+			part := results[start:min(start+200, len(results))]
+			var sb strings.Builder
+			sb.WriteString(`UPDATE outbox_messages SET status = 'sent', x_id = v.column2, lease_until = NULL, finished_at = ?, last_error = ''
+FROM (VALUES `)
+			args := make([]any, 0, 1+2*len(part))
+			args = append(args, now)
+			for i, r := range part {
+				if r.Outcome != outbox.OutcomeSent || r.Block != "" || r.Then != nil {
+					return fmt.Errorf("finish sent: message %d: outcome %s with block %q, then %v: use Finish", r.ID, r.Outcome, r.Block, r.Then != nil)
+				}
+				if i > 0 {
+					sb.WriteString(",")
+				}
+				sb.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
+				args = append(args, r.ID, r.XID)
+			}
+			sb.WriteString(`) AS v
+WHERE outbox_messages.id = v.column1 AND outbox_messages.status IN ('sending', 'pending')
+RETURNING outbox_messages.id`)
+			var ids []int64
+			if err := tx.Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+				return err
+			}
+			done := make(map[int64]bool, len(ids))
+			for _, id := range ids {
+				done[id] = true
+			}
+			for i, r := range part {
+				applied[start+i] = done[r.ID]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d sent outbox messages: %w", len(results), err)
 	}
 	return applied, nil
 }

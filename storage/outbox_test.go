@@ -177,3 +177,41 @@ func TestOutboxBudgetRefillsWhenItsWindowEnds(t *testing.T) {
 		}
 	})
 }
+
+// Sends recorded together land as Finish would record each: the X id and
+// the sent status on each row, and "not applied" for a message that was
+// already recorded as sent.
+func TestOutboxRecordsManySendsInOneStatement(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.Outbox().Enqueue(ctx, outboxDM("a"), outboxDM("b"), outboxDM("c")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := db.Outbox().Claim(ctx, claimReq(outboxNow, 10, 100))
+		if err != nil || len(c.Messages) != 3 {
+			t.Fatalf("claim = %+v, %v", c, err)
+		}
+		ms := c.Messages
+		if ok, err := db.Outbox().Finish(ctx, outbox.Result{ID: ms[1].ID, Claim: ms[1].Claim, Outcome: outbox.OutcomeSent, XID: "first", Now: outboxNow}); err != nil || !ok {
+			t.Fatalf("finish = %v, %v", ok, err)
+		}
+		var rs []outbox.Result
+		for i, m := range ms {
+			rs = append(rs, outbox.Result{ID: m.ID, Claim: m.Claim, Outcome: outbox.OutcomeSent, XID: fmt.Sprint(900 + i), Now: outboxNow})
+		}
+		applied, err := db.Outbox().FinishSent(ctx, rs)
+		if err != nil || len(applied) != 3 || !applied[0] || applied[1] || !applied[2] {
+			t.Fatalf("FinishSent = %v, %v; want [true false true]", applied, err)
+		}
+		for i, want := range []string{"900", "first", "902"} {
+			m, _, _ := db.Outbox().Get(ctx, ms[i].Key)
+			if m.Status != outbox.StatusSent || m.XID != want {
+				t.Errorf("message %s = %s as %q, want sent as %q", ms[i].Key, m.Status, m.XID, want)
+			}
+		}
+		follow := outboxDM("follow")
+		if _, err := db.Outbox().FinishSent(ctx, []outbox.Result{{ID: ms[0].ID, Outcome: outbox.OutcomeSent, Then: &follow}}); err == nil {
+			t.Error("a send with a follow-up was recorded without it")
+		}
+	})
+}

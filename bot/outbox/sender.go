@@ -373,14 +373,46 @@ func (s *Sender) mintLinks(ctx context.Context, msgs []Claimed) map[int64]string
 
 // finishAll records a pass's outcomes in one transaction, and one by one if
 // that fails (so one bad row cannot leave the whole batch unrecorded, to
-// be sent again when its leases expire).
+// be sent again when its leases expire). Plain sends, most of a pass, are
+// recorded together when the Store can (SentRecorder).
 func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
 	if len(results) == 0 {
 		return nil
 	}
+	for i := range results {
+		s.prepare(results[i].m, &results[i].r)
+	}
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		var sent []int
+		if _, ok := s.Store.(SentRecorder); ok {
+			for i, o := range results {
+				if o.r.Outcome == OutcomeSent && o.r.Block == "" && o.r.Then == nil {
+					sent = append(sent, i)
+				}
+			}
+		}
+		if len(sent) > 0 {
+			rs := make([]Result, len(sent))
+			for j, i := range sent {
+				rs[j] = results[i].r
+			}
+			applied, err := s.Store.(SentRecorder).FinishSent(ctx, rs)
+			if err != nil {
+				s.Log.Error("outbox could not record sends", "messages", len(rs), "err", err)
+				return err
+			}
+			for j, i := range sent {
+				if !applied[j] {
+					s.Log.Warn("outbox lease lost before the outcome was recorded", "key", results[i].m.Key, "outcome", OutcomeSent)
+				}
+			}
+		}
 		for i, o := range results {
-			if err := s.finish(ctx, o.m, &results[i].r); err != nil {
+			if len(sent) > 0 && sent[0] == i {
+				sent = sent[1:]
+				continue
+			}
+			if err := s.finish(ctx, o.m, o.r); err != nil {
 				return err
 			}
 		}
@@ -393,10 +425,10 @@ func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
 		return nil
 	}
 	var errs []error
-	for i, o := range results {
-		err := s.finish(ctx, o.m, &results[i].r)
+	for _, o := range results {
+		err := s.finish(ctx, o.m, o.r)
 		if err == nil {
-			s.observe(o.m.Message, results[i].r)
+			s.observe(o.m.Message, o.r)
 		}
 		errs = append(errs, err)
 	}
@@ -522,9 +554,8 @@ func (s *Sender) observe(m Message, r Result) {
 	}
 }
 
-// finish records r for m, filling in r's ids and times; a Result for a
-// lease lost meanwhile is logged.
-func (s *Sender) finish(ctx context.Context, m Claimed, r *Result) error {
+// prepare fills in r's ids and times for m.
+func (s *Sender) prepare(m Claimed, r *Result) {
 	r.ID, r.Claim, r.Now = m.ID, m.Claim, s.Now()
 	if r.Next.IsZero() {
 		r.Next = r.Now
@@ -532,7 +563,12 @@ func (s *Sender) finish(ctx context.Context, m Claimed, r *Result) error {
 	if len(r.Error) > 1000 {
 		r.Error = r.Error[:1000]
 	}
-	ok, err := s.Store.Finish(ctx, *r)
+}
+
+// finish records r (prepared) for m; a Result for a lease lost meanwhile
+// is logged.
+func (s *Sender) finish(ctx context.Context, m Claimed, r Result) error {
+	ok, err := s.Store.Finish(ctx, r)
 	if err != nil {
 		s.Log.Error("outbox could not record a send", "key", m.Key, "outcome", r.Outcome, "err", err)
 		return err

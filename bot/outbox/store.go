@@ -29,6 +29,14 @@ type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
+// SentRecorder is a Store that records many sends at once.
+type SentRecorder interface {
+	// FinishSent records results, each an OutcomeSent with no Block and no
+	// Then, as Finish would, in ctx's transaction and in one statement;
+	// applied[i] reports what Finish would have for results[i].
+	FinishSent(ctx context.Context, results []Result) (applied []bool, err error)
+}
+
 // SentLookup is a Store that knows the X ids of the messages it recorded
 // as sent. A message found at X under one of them is another message's
 // send, not a lapsed attempt of the message looked for (two reminder steps
