@@ -193,8 +193,9 @@ func (s *Shop) reserveUnits(ctx context.Context, r commerce.Reservation, cartID 
 		}
 	}
 	key := o.StockKey(r.Variant)
-	if !r.FromWaitlist {
-		// Freed units belong to the buyers already waiting.
+	if total, ok := o.StockCounters()[key]; !r.FromWaitlist && !(ok && total == nil) {
+		// Freed units belong to the buyers already waiting. (Unlimited
+		// stock frees no units and keeps no one waiting.)
 		if queued, err := s.waiting(ctx, o, key); err != nil || queued {
 			if err != nil {
 				return holdRow{}, err

@@ -270,3 +270,36 @@ func TestStockLoweredBelowHeldKeepsHoldsAndSellsNoMore(t *testing.T) {
 		}
 	})
 }
+
+// A sold-out offer that a reload makes unlimited sells again at once, even
+// with buyers still on its waitlist: unlimited stock keeps no one waiting.
+func TestOfferThatBecomesUnlimitedSellsDespiteItsWaitlist(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, Stock: intp(1), PostIDs: []string{"3"}}
+		catalog := func() *commerce.Catalog {
+			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
+		}
+		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
+			t.Fatal(err)
+		}
+		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Shop().JoinWaitlist(ctx, poster, commerce.WaitlistEntry{MerchantID: "acme", OfferID: "poster", Quantity: 1, Buyer: buyer(1), CreatedAt: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(2)); !errors.Is(err, commerce.ErrSoldOut) {
+			t.Fatalf("while limited: %v, want sold out", err)
+		}
+		poster.Stock = nil
+		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(2)); err != nil {
+			t.Fatalf("once unlimited: %v, want a hold", err)
+		}
+	})
+}
