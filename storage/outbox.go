@@ -105,19 +105,41 @@ func (db *DB) Outbox() *Outbox { return &Outbox{db: db} }
 var _ outbox.Store = (*Outbox)(nil)
 
 // Enqueue implements outbox.Store with INSERT ... ON CONFLICT DO NOTHING in
-// ctx's transaction (or its own). Every message is validated before any is
-// stored.
+// ctx's transaction (or its own), one statement for up to 100 messages.
+// Every message is validated before any is stored.
 func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
 	for i := range msgs {
 		if err := msgs[i].Validate(); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 	}
+	if len(msgs) == 0 {
+		return nil
+	}
 	now := s.db.Now()
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
-		for i := range msgs {
-			if err := s.insert(tx, &msgs[i], now); err != nil {
+		for start := 0; start < len(msgs); start += 100 {
+			part := msgs[start:min(start+100, len(msgs))]
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO outbox_messages
+(msg_key, merchant_id, kind, priority, recipient_id, in_reply_to, body, link_buyer_id, link_kind, link_target_id, link_expires_at,
+ grp, collapse, on_sent, on_dm_closed, status, created_at, next_attempt_at, finished_at)
+VALUES `)
+			args := make([]any, 0, len(part)*19)
+			for i := range part {
+				vals, err := s.values(tx, &part[i], now)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					sb.WriteString(",")
+				}
+				sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				args = append(args, vals...)
+			}
+			sb.WriteString(" ON CONFLICT (msg_key) DO NOTHING")
+			if err := tx.Exec(sb.String(), args...).Error; err != nil {
 				return err
 			}
 		}
@@ -129,18 +151,19 @@ func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
 	return nil
 }
 
-func (s *Outbox) insert(tx *gorm.DB, m *outbox.Message, now time.Time) error {
+// values returns m's row for Enqueue's INSERT.
+func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, error) {
 	collapse, err := encodeFollowUp(m.Collapse)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	onSent, err := encodeFollowUp(m.OnSent)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	onDMClosed, err := encodeFollowUp(m.OnDMClosed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var (
 		buyer, linkKind string
@@ -162,19 +185,14 @@ func (s *Outbox) insert(tx *gorm.DB, m *outbox.Message, now time.Time) error {
 		var collapsed []int64
 		err := tx.Raw(`SELECT 1 FROM outbox_messages WHERE grp = ? AND status = 'collapsed' LIMIT 1`, m.Group).Scan(&collapsed).Error
 		if err != nil {
-			return fmt.Errorf("look up group %q: %w", m.Group, err)
+			return nil, fmt.Errorf("look up group %q: %w", m.Group, err)
 		}
 		if len(collapsed) > 0 {
 			status, finished = outbox.StatusCollapsed, &now
 		}
 	}
-	return tx.Exec(`INSERT INTO outbox_messages
-(msg_key, merchant_id, kind, priority, recipient_id, in_reply_to, body, link_buyer_id, link_kind, link_target_id, link_expires_at,
- grp, collapse, on_sent, on_dm_closed, status, created_at, next_attempt_at, finished_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT (msg_key) DO NOTHING`,
-		m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,
-		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished).Error
+	return []any{m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,
+		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished}, nil
 }
 
 // expireLimit bounds how many messages one pass gives up, so that a backlog
@@ -601,8 +619,8 @@ ON CONFLICT (budget_key) DO UPDATE SET blocked_until = CASE
 var _ outbox.SentRecorder = (*Outbox)(nil)
 
 // FinishSent implements outbox.SentRecorder: one UPDATE ... FROM (VALUES
-// ...) for up to 200 sends (a statement each was a round trip per message
-// on PostgreSQL).
+// ...) for up to 200 sends, and one INSERT for their follow-ups (a
+// statement each was a round trip per message on PostgreSQL).
 func (s *Outbox) FinishSent(ctx context.Context, results []outbox.Result) ([]bool, error) {
 	applied := make([]bool, len(results))
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
@@ -616,8 +634,8 @@ FROM (VALUES `)
 			args := make([]any, 0, 1+2*len(part))
 			args = append(args, now)
 			for i, r := range part {
-				if r.Outcome != outbox.OutcomeSent || r.Block != "" || r.Then != nil {
-					return fmt.Errorf("finish sent: message %d: outcome %s with block %q, then %v: use Finish", r.ID, r.Outcome, r.Block, r.Then != nil)
+				if r.Outcome != outbox.OutcomeSent || r.Block != "" {
+					return fmt.Errorf("finish sent: message %d: outcome %s blocking %q: use Finish", r.ID, r.Outcome, r.Block)
 				}
 				if i > 0 {
 					sb.WriteString(",")
@@ -640,7 +658,13 @@ RETURNING outbox_messages.id`)
 				applied[start+i] = done[r.ID]
 			}
 		}
-		return nil
+		var then []outbox.Message
+		for i, r := range results {
+			if applied[i] && r.Then != nil {
+				then = append(then, *r.Then)
+			}
+		}
+		return s.Enqueue(ctx, then...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record %d sent outbox messages: %w", len(results), err)

@@ -209,9 +209,31 @@ func TestOutboxRecordsManySendsInOneStatement(t *testing.T) {
 				t.Errorf("message %s = %s as %q, want sent as %q", ms[i].Key, m.Status, m.XID, want)
 			}
 		}
-		follow := outboxDM("follow")
-		if _, err := db.Outbox().FinishSent(ctx, []outbox.Result{{ID: ms[0].ID, Outcome: outbox.OutcomeSent, Then: &follow}}); err == nil {
-			t.Error("a send with a follow-up was recorded without it")
+		// Follow-ups are enqueued for the sends recorded now, not for one
+		// that was already recorded.
+		if err := db.Outbox().Enqueue(ctx, outboxDM("d"), outboxDM("e")); err != nil {
+			t.Fatal(err)
+		}
+		c, err = db.Outbox().Claim(ctx, claimReq(outboxNow, 10, 100))
+		if err != nil || len(c.Messages) != 2 {
+			t.Fatalf("second claim = %+v, %v", c, err)
+		}
+		f1, f2, f3 := outboxDM("follow-d"), outboxDM("follow-e"), outboxDM("follow-a")
+		applied, err = db.Outbox().FinishSent(ctx, []outbox.Result{
+			{ID: c.Messages[0].ID, Outcome: outbox.OutcomeSent, XID: "d1", Now: outboxNow, Then: &f1},
+			{ID: c.Messages[1].ID, Outcome: outbox.OutcomeSent, XID: "e1", Now: outboxNow, Then: &f2},
+			{ID: ms[0].ID, Outcome: outbox.OutcomeSent, XID: "a2", Now: outboxNow, Then: &f3},
+		})
+		if err != nil || !applied[0] || !applied[1] || applied[2] {
+			t.Fatalf("FinishSent with follow-ups = %v, %v; want [true true false]", applied, err)
+		}
+		for key, want := range map[string]bool{"follow-d": true, "follow-e": true, "follow-a": false} {
+			if _, ok, _ := db.Outbox().Get(ctx, key); ok != want {
+				t.Errorf("follow-up %s stored = %v, want %v", key, ok, want)
+			}
+		}
+		if _, err := db.Outbox().FinishSent(ctx, []outbox.Result{{ID: ms[0].ID, Outcome: outbox.OutcomeSent, Block: "account:acme"}}); err == nil {
+			t.Error("a send that blocks an account was recorded without the block")
 		}
 	})
 }

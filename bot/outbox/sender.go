@@ -386,7 +386,7 @@ func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
 		var sent []int
 		if _, ok := s.Store.(SentRecorder); ok {
 			for i, o := range results {
-				if o.r.Outcome == OutcomeSent && o.r.Block == "" && o.r.Then == nil {
+				if o.r.Outcome == OutcomeSent && o.r.Block == "" {
 					sent = append(sent, i)
 				}
 			}

@@ -31,9 +31,10 @@ type Store interface {
 
 // SentRecorder is a Store that records many sends at once.
 type SentRecorder interface {
-	// FinishSent records results, each an OutcomeSent with no Block and no
-	// Then, as Finish would, in ctx's transaction and in one statement;
-	// applied[i] reports what Finish would have for results[i].
+	// FinishSent records results, each an OutcomeSent with no Block, as
+	// Finish would (follow-ups included), in ctx's transaction and in a
+	// statement or two; applied[i] reports what Finish would have for
+	// results[i].
 	FinishSent(ctx context.Context, results []Result) (applied []bool, err error)
 }
 
