@@ -79,3 +79,11 @@ func (db *DB) RawScanForTest(ctx context.Context, sql string, dest any) error {
 }
 
 func writeTestFile(path string) error { return os.WriteFile(path, []byte("wal"), 0o600) }
+
+// LinesForTest runs a query in ctx's transaction (or on the writer) and
+// returns the first column of each row.
+func (db *DB) LinesForTest(ctx context.Context, sql string) ([]string, error) {
+	var out []string
+	err := db.write(ctx).Raw(sql).Scan(&out).Error
+	return out, err
+}

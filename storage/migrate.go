@@ -34,6 +34,7 @@ var migrations = []migration{
 	{12, "provider tasks", providerTasksSchema},
 	{13, "reminder orders index", reminderOrdersSchema},
 	{14, "outbox x id index", outboxXIDSchema},
+	{15, "holds expiry index for bounded lookups only", holdsExpirySchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,6 +301,64 @@ func TestOfferThatBecomesUnlimitedSellsDespiteItsWaitlist(t *testing.T) {
 		}
 		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(2)); err != nil {
 			t.Fatalf("once unlimited: %v, want a hold", err)
+		}
+	})
+}
+
+// "This buyer's active hold" must not be answered from the expiry index,
+// which lists every active hold: a generic plan PostgreSQL made while the
+// table was small took it, and each reply then scanned all active holds.
+// Releasing expired holds still uses it.
+func TestBuyerHoldLookupCannotScanTheExpiryIndex(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		q := `SELECT * FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active' AND cart_id IS NULL`
+		total := 0
+		// Which index a generic plan takes while the table grows, with no
+		// statistics yet, varies with the table's size: look at several.
+		for _, size := range []int{0, 10, 100, 500, 2000} {
+			var sb strings.Builder
+			for ; total < size; total++ {
+				if sb.Len() > 0 {
+					sb.WriteString(",")
+				}
+				fmt.Fprintf(&sb, "('acme', 'vinyl', '', '', '%d', 1, 2500, 'USD', 'active', '2026-12-01 17:00:00', '2026-12-01 17:15:00', '2026-12-01 17:00:00')", total)
+			}
+			if sb.Len() > 0 {
+				if err := db.ExecForTest(ctx, "INSERT INTO holds (merchant_id, offer_id, variant, stock_key, buyer_id, quantity, unit_amount, currency, status, created_at, expires_at, updated_at) VALUES "+sb.String()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var lookup string
+			if db.Driver() == storage.DriverSQLite {
+				lookup = db.ExplainForTest(ctx, q, "acme", "vinyl", "42")
+			} else {
+				// The plan a prepared statement settles on.
+				err := db.InTx(ctx, func(ctx context.Context) error {
+					pq := strings.Replace(strings.Replace(strings.Replace(q, "?", "$1", 1), "?", "$2", 1), "?", "$3", 1)
+					if err := db.ExecForTest(ctx, "PREPARE buyer_hold (text, text, text) AS "+pq); err != nil {
+						return err
+					}
+					if err := db.ExecForTest(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+						return err
+					}
+					lines, err := db.LinesForTest(ctx, "EXPLAIN EXECUTE buyer_hold ('acme', 'vinyl', '42')")
+					lookup = strings.Join(lines, "\n")
+					if err == nil {
+						err = db.ExecForTest(ctx, "DEALLOCATE buyer_hold")
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if strings.Contains(lookup, "holds_active_expiry") || !strings.Contains(lookup, "Index") && !strings.Contains(lookup, "INDEX") {
+				t.Errorf("with %d holds, the buyer's hold lookup plan is\n%s\nwant an index of the buyer's holds, never holds_active_expiry", size, lookup)
+			}
+		}
+		if release := db.ExplainForTest(ctx, `SELECT * FROM holds WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT 500`, time.Now()); db.Driver() == storage.DriverSQLite && !strings.Contains(release, "holds_active_expiry") {
+			t.Errorf("release plan:\n%s\nwant holds_active_expiry", release)
 		}
 	})
 }
