@@ -273,7 +273,15 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 		if err := s.claimRows(ctx, tx, rows, req, now, lease, outOfBudget, ensured, &leased, budgets, flushAll, &out); err != nil {
 			return err
 		}
-		return flushAll()
+		if err := flushAll(); err != nil {
+			return err
+		}
+		if req.Prepare != nil && len(out.Messages) > 0 {
+			if err := req.Prepare(ctx, out.Messages); err != nil {
+				return fmt.Errorf("%w: %w", outbox.ErrPrepare, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return outbox.Claim{}, fmt.Errorf("claim outbox: %w", err)

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -55,11 +56,16 @@ func credentials(merchantID string) (xapi.Credentials, bool) {
 type fakeMinter struct {
 	mu    sync.Mutex
 	calls []outbox.Link
+	fail  int // how many of the next calls fail
 }
 
 func (f *fakeMinter) Mint(ctx context.Context, buyerID string, target commerce.LinkTarget, expiresAt time.Time) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail > 0 {
+		f.fail--
+		return "", errors.New("token store unavailable")
+	}
 	f.calls = append(f.calls, outbox.Link{BuyerID: buyerID, Target: target, ExpiresAt: expiresAt})
 	return fmt.Sprintf("https://shop.test/checkout/secret-%d", len(f.calls)), nil
 }

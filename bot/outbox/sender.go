@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -212,11 +213,28 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	if !skipExpiry {
 		s.nextExpiry.Store(now.Add(time.Second).UnixNano())
 	}
-	c, err := s.Store.Claim(bg, ClaimRequest{
+	req := ClaimRequest{
 		Now: now, Limit: s.cfg.Batch, Lease: s.cfg.Lease, Budget: s.cfg.Budget, MaxAge: s.cfg.MaxAge, SkipExpiry: skipExpiry,
-	})
+	}
+	// Links are minted in the claim's transaction: one durable commit
+	// where a claim and then a mint took two.
+	var urls map[int64]string
+	req.Prepare = func(ctx context.Context, msgs []Claimed) error {
+		var err error
+		urls, err = s.mintAll(ctx, msgs)
+		return err
+	}
+	c, err := s.Store.Claim(bg, req)
+	if errors.Is(err, ErrPrepare) {
+		s.Log.Warn("outbox could not mint a batch's links with its claim; claiming again and minting one by one", "err", err)
+		req.Prepare, urls = nil, nil
+		c, err = s.Store.Claim(bg, req)
+	}
 	if err != nil {
 		return 0, err
+	}
+	if urls == nil {
+		urls = s.mintLinks(bg, c.Messages)
 	}
 	for _, e := range c.Expired {
 		s.stats.gaveUp.Add(1)
@@ -233,7 +251,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		s.Log.Info("outbox group collapsed into one post", "group", g.Group, "merchant", g.MerchantID,
 			"messages", g.Messages, "post_key", g.PostKey)
 	}
-	p := &pass{blocked: map[string]time.Time{}, urls: s.mintLinks(bg, c.Messages)}
+	p := &pass{blocked: map[string]time.Time{}, urls: urls}
 	s.readBlocks(bg, p, c.Messages)
 	// One priority class at a time, so higher priorities go first. Within a
 	// class, each account's first message goes alone (a probe: if X answers
@@ -326,47 +344,44 @@ func (s *Sender) readBlocks(ctx context.Context, p *pass, msgs []Claimed) {
 	}
 }
 
-// mintLinks mints the links of a batch in one transaction (one commit for
-// the batch instead of one per message), and one by one if that fails. A
-// message whose link could not be minted gets no entry and is retried.
+// mintAll mints the links of a batch in ctx's transaction (the claim's),
+// failing as a whole.
+func (s *Sender) mintAll(ctx context.Context, msgs []Claimed) (map[int64]string, error) {
+	urls := map[int64]string{}
+	if s.Links == nil {
+		return urls, nil
+	}
+	for _, m := range msgs {
+		if m.Link == nil || !s.Now().Before(m.Link.ExpiresAt) {
+			continue
+		}
+		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
+		if err != nil {
+			return nil, fmt.Errorf("mint the link of %s: %w", m.Key, err)
+		}
+		urls[m.ID] = url
+	}
+	return urls, nil
+}
+
+// mintLinks mints the links of a batch already claimed, one by one, after a
+// claim that minted them failed. A message whose link could not be minted
+// gets no entry and is retried.
 func (s *Sender) mintLinks(ctx context.Context, msgs []Claimed) map[int64]string {
 	urls := map[int64]string{}
 	if s.Links == nil {
 		return urls
 	}
-	mintOne := func(ctx context.Context, m Claimed) error {
-		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
-		if err == nil {
-			urls[m.ID] = url
-		}
-		return err
-	}
-	var todo []Claimed
 	for _, m := range msgs {
-		if m.Link != nil && s.Now().Before(m.Link.ExpiresAt) {
-			todo = append(todo, m)
+		if m.Link == nil || !s.Now().Before(m.Link.ExpiresAt) {
+			continue
 		}
-	}
-	if len(todo) == 0 {
-		return urls
-	}
-	err := s.Store.InTx(ctx, func(ctx context.Context) error {
-		for _, m := range todo {
-			if err := mintOne(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		return urls
-	}
-	s.Log.Warn("outbox could not mint a batch of links together; minting one by one", "err", err)
-	clear(urls)
-	for _, m := range todo {
-		if err := mintOne(ctx, m); err != nil {
+		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
+		if err != nil {
 			s.Log.Warn("outbox could not mint a link", "key", m.Key, "err", err)
+			continue
 		}
+		urls[m.ID] = url
 	}
 	return urls
 }

@@ -551,3 +551,36 @@ func TestLateLoserLeavesNoWinnerReplyUnsent(t *testing.T) {
 		}
 	})
 }
+
+// Links are minted with the claim; when that fails the claim is rolled
+// back, taken again and the links minted one by one, so the buyer still
+// gets a working link, once. A mint that keeps failing leaves the message
+// for a later pass.
+func TestLinkMintThatFailsWithTheClaimIsRetriedAlone(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		m := dm("hold:7:dm_checkout", "42", "Pay: "+outbox.LinkPlaceholder, outbox.PriorityCheckout)
+		m.Link = &outbox.Link{BuyerID: "42", Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: 7}, ExpiresAt: t0.Add(15 * time.Minute)}
+		e.enqueue(m)
+		e.links.fail = 1
+		drain(t, e.sender(outbox.Config{}))
+		dms := e.sim.DMs()
+		if len(dms) != 1 || dms[0].Text != "Pay: https://shop.test/checkout/secret-1" || e.status(m.Key) != outbox.StatusSent {
+			t.Fatalf("dms = %+v, status %s; want the DM sent once with its link", dms, e.status(m.Key))
+		}
+		if !strings.Contains(e.logs.String(), "claiming again and minting one by one") {
+			t.Errorf("no log line about the failed mint:\n%s", e.logs.String())
+		}
+
+		m2 := dm("hold:8:dm_checkout", "43", "Pay: "+outbox.LinkPlaceholder, outbox.PriorityCheckout)
+		m2.Link = &outbox.Link{BuyerID: "43", Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: 8}, ExpiresAt: t0.Add(15 * time.Minute)}
+		e.enqueue(m2)
+		e.links.fail = 2
+		s := e.sender(outbox.Config{})
+		if _, err := s.SendDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.sim.DMs()) != 1 || e.status(m2.Key) != outbox.StatusPending {
+			t.Fatalf("after a pass whose mints all failed: %d DMs, status %s; want none more and the message pending", len(e.sim.DMs()), e.status(m2.Key))
+		}
+	})
+}

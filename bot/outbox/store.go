@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -71,7 +72,16 @@ type ClaimRequest struct {
 	// SkipExpiry leaves out step 1 (it scans every waiting message; a
 	// sender runs it about once a second, not on every pass).
 	SkipExpiry bool
+	// Prepare, when set, runs in the claim's transaction once messages are
+	// leased, with them; its error rolls the whole claim back. The sender
+	// mints the messages' links there: they must be durable before a
+	// message goes out, and the claim's commit makes them so at no extra
+	// commit.
+	Prepare func(ctx context.Context, msgs []Claimed) error
 }
+
+// ErrPrepare marks a claim rolled back by its ClaimRequest.Prepare.
+var ErrPrepare = errors.New("preparing the claimed messages failed")
 
 // Claim is what a claiming pass did.
 type Claim struct {
