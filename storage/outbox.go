@@ -214,13 +214,11 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		now := req.Now.UTC()
 		cutoff := now.Add(-req.Budget.Window)
 
-		if err := s.ensureBudget(tx, outbox.AppBudgetKey, now); err != nil {
-			return err
-		}
-		if s.db.driver == DriverPostgres {
-			if err := tx.Exec("SELECT 1 FROM outbox_budgets WHERE budget_key = ? FOR UPDATE", outbox.AppBudgetKey).Error; err != nil {
-				return fmt.Errorf("lock app budget: %w", err)
-			}
+		// Reading the app's budget locks it (PostgreSQL): first, as every
+		// pass does.
+		budgets := &budgetLedger{s: s, tx: tx, now: now, cutoff: cutoff, keys: map[string]*budgetState{}}
+		if _, err := budgets.load(outbox.AppBudgetKey); err != nil {
+			return fmt.Errorf("lock app budget: %w", err)
 		}
 
 		var expired []outbox.Expired
@@ -244,7 +242,6 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 			return fmt.Errorf("select due: %w", err)
 		}
 		outOfBudget := map[string]bool{}
-		ensured := map[string]bool{}
 		// Leases are written in one UPDATE per run of claimed rows rather
 		// than one per row (fewer statements on the single writer); they
 		// are flushed before anything that reads statuses (collapse) and
@@ -263,14 +260,13 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 			}
 			return nil
 		}
-		budgets := &budgetLedger{s: s, tx: tx, now: now, cutoff: cutoff, keys: map[string]*budgetState{}}
 		flushAll := func() error {
 			if err := flush(); err != nil {
 				return err
 			}
 			return budgets.flush()
 		}
-		if err := s.claimRows(ctx, tx, rows, req, now, lease, outOfBudget, ensured, &leased, budgets, flushAll, &out); err != nil {
+		if err := s.claimRows(ctx, tx, rows, req, now, lease, outOfBudget, &leased, budgets, flushAll, &out); err != nil {
 			return err
 		}
 		if err := flushAll(); err != nil {
@@ -291,18 +287,12 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 
 // claimRows takes budget for and leases the due rows in order, for Claim.
 func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, req outbox.ClaimRequest, now, lease time.Time,
-	outOfBudget, ensured map[string]bool, leased *[]int64, budgets *budgetLedger, flush func() error, out *outbox.Claim) error {
+	outOfBudget map[string]bool, leased *[]int64, budgets *budgetLedger, flush func() error, out *outbox.Claim) error {
 	for _, row := range rows {
 		if outOfBudget[row.MerchantID] {
 			continue
 		}
 		account := outbox.AccountBudgetKey(row.MerchantID)
-		if !ensured[account] {
-			if err := s.ensureBudget(tx, account, now); err != nil {
-				return err
-			}
-			ensured[account] = true
-		}
 		m, err := row.message()
 		if err != nil {
 			return err
@@ -432,10 +422,22 @@ func (l *budgetLedger) load(key string) (*budgetState, error) {
 		return b, nil
 	}
 	var rows []budgetState
-	err := l.tx.Raw("SELECT window_start, used, blocked_until FROM outbox_budgets WHERE budget_key = ?"+l.s.db.forUpdateWait(), key).
-		Scan(&rows).Error
-	if err != nil {
+	read := func() error {
+		return l.tx.Raw("SELECT window_start, used, blocked_until FROM outbox_budgets WHERE budget_key = ?"+l.s.db.forUpdateWait(), key).
+			Scan(&rows).Error
+	}
+	if err := read(); err != nil {
 		return nil, fmt.Errorf("read budget %q: %w", key, err)
+	}
+	if len(rows) == 0 {
+		// A budget's first use: create its row (another sender may be
+		// doing the same) and read it locked.
+		if err := l.s.ensureBudget(l.tx, key, l.now); err != nil {
+			return nil, err
+		}
+		if err := read(); err != nil {
+			return nil, fmt.Errorf("read budget %q: %w", key, err)
+		}
 	}
 	if len(rows) != 1 {
 		return nil, fmt.Errorf("read budget %q: no such budget", key)
