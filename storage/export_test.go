@@ -87,3 +87,10 @@ func (db *DB) LinesForTest(ctx context.Context, sql string) ([]string, error) {
 	err := db.write(ctx).Raw(sql).Scan(&out).Error
 	return out, err
 }
+
+// Group queries of the outbox, for plan tests.
+const (
+	GroupCollapsedSQL = groupCollapsedSQL
+	GroupCountsSQL    = groupCountsSQL
+	GroupMembersSQL   = groupMembersSQL
+)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +235,25 @@ func TestOutboxRecordsManySendsInOneStatement(t *testing.T) {
 		}
 		if _, err := db.Outbox().FinishSent(ctx, []outbox.Result{{ID: ms[0].ID, Outcome: outbox.OutcomeSent, Block: "account:acme"}}); err == nil {
 			t.Error("a send that blocks an account was recorded without the block")
+		}
+	})
+}
+
+// The lookups of a group's messages read the group index, not every
+// collapsed or pending message of the table.
+func TestOutboxGroupLookupsUseTheGroupIndex(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		for name, q := range map[string]struct {
+			sql  string
+			args []any
+		}{
+			"collapsed": {storage.GroupCollapsedSQL, []any{"drop:acme:1"}},
+			"counts":    {storage.GroupCountsSQL, []any{int64(7), "drop:acme:1"}},
+			"members":   {storage.GroupMembersSQL, []any{"drop:acme:1", int64(7)}},
+		} {
+			if plan := planOf(t, db, q.sql, q.args...); !strings.Contains(plan, "outbox_messages_group") {
+				t.Errorf("%s plan:\n%s\nwant outbox_messages_group", name, plan)
+			}
 		}
 	})
 }

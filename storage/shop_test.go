@@ -329,30 +329,7 @@ func TestBuyerHoldLookupCannotScanTheExpiryIndex(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var lookup string
-			if db.Driver() == storage.DriverSQLite {
-				lookup = db.ExplainForTest(ctx, q, "acme", "vinyl", "42")
-			} else {
-				// The plan a prepared statement settles on.
-				err := db.InTx(ctx, func(ctx context.Context) error {
-					pq := strings.Replace(strings.Replace(strings.Replace(q, "?", "$1", 1), "?", "$2", 1), "?", "$3", 1)
-					if err := db.ExecForTest(ctx, "PREPARE buyer_hold (text, text, text) AS "+pq); err != nil {
-						return err
-					}
-					if err := db.ExecForTest(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
-						return err
-					}
-					lines, err := db.LinesForTest(ctx, "EXPLAIN EXECUTE buyer_hold ('acme', 'vinyl', '42')")
-					lookup = strings.Join(lines, "\n")
-					if err == nil {
-						err = db.ExecForTest(ctx, "DEALLOCATE buyer_hold")
-					}
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			lookup := planOf(t, db, q, "acme", "vinyl", "42")
 			if strings.Contains(lookup, "holds_active_expiry") || !strings.Contains(lookup, "Index") && !strings.Contains(lookup, "INDEX") {
 				t.Errorf("with %d holds, the buyer's hold lookup plan is\n%s\nwant an index of the buyer's holds, never holds_active_expiry", size, lookup)
 			}
@@ -361,4 +338,44 @@ func TestBuyerHoldLookupCannotScanTheExpiryIndex(t *testing.T) {
 			t.Errorf("release plan:\n%s\nwant holds_active_expiry", release)
 		}
 	})
+}
+
+// planOf returns the plan the database runs q with: on PostgreSQL the
+// generic plan a prepared statement settles on after five runs. args are
+// strings or numbers.
+func planOf(t *testing.T, db *storage.DB, q string, args ...any) string {
+	t.Helper()
+	ctx := context.Background()
+	if db.Driver() == storage.DriverSQLite {
+		return db.ExplainForTest(ctx, q, args...)
+	}
+	var types, vals []string
+	for i, a := range args {
+		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i+1), 1)
+		switch a.(type) {
+		case string:
+			types, vals = append(types, "text"), append(vals, fmt.Sprintf("'%s'", a))
+		default:
+			types, vals = append(types, "bigint"), append(vals, fmt.Sprint(a))
+		}
+	}
+	var plan string
+	err := db.InTx(ctx, func(ctx context.Context) error {
+		if err := db.ExecForTest(ctx, "PREPARE plan_of ("+strings.Join(types, ", ")+") AS "+q); err != nil {
+			return err
+		}
+		if err := db.ExecForTest(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			return err
+		}
+		lines, err := db.LinesForTest(ctx, "EXPLAIN EXECUTE plan_of ("+strings.Join(vals, ", ")+")")
+		plan = strings.Join(lines, "\n")
+		if err == nil {
+			err = db.ExecForTest(ctx, "DEALLOCATE plan_of")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
