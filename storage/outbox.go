@@ -195,8 +195,9 @@ func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, e
 		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished}, nil
 }
 
-// The queries on a group's messages say "grp <> ''" although a group is
-// never '': only then may SQLite, and PostgreSQL in a generic plan, read
+// The queries on a group's messages also ask that grp is not the empty
+// string, which a group never is: only then may SQLite, and PostgreSQL in
+// a generic plan, read
 // them from the partial index outbox_messages_group. Without it SQLite
 // read every collapsed message of the table for each message of a group
 // enqueued (a drop's sold-out answers: a sixth of the server's CPU at
