@@ -39,6 +39,9 @@ type Hold struct {
 	// hold of its own (#BuyNow). A cart's holds are paid only together,
 	// through the cart's link.
 	CartID int64
+	// LinkOpened reports whether the hold's checkout page has been opened
+	// (the merchant's funnel counts it once).
+	LinkOpened bool
 }
 
 // Total is the price of the held units.

@@ -57,10 +57,16 @@ func TestFunnelCountsEachStageForTheMerchantAndPeriod(t *testing.T) {
 		reply("e5", "beta", "vinyl", buyer(4), clk.Now()) // another merchant
 
 		first := placeOrder(t, db, shop, vinyl, buyer(1), 1, clk.Now()) // hold 1, opened, paid
+		if h, err := st.Hold(ctx, first.HoldID); err != nil || h.LinkOpened {
+			t.Fatalf("hold before its page was opened: %+v, %v; want not opened", h, err)
+		}
 		for i := 0; i < 3; i++ {
 			if err := st.MarkLinkOpened(ctx, first.HoldID, clk.Now()); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if h, err := st.Hold(ctx, first.HoldID); err != nil || !h.LinkOpened {
+			t.Fatalf("hold after its page was opened: %+v, %v; want opened (the page then skips the write)", h, err)
 		}
 		if _, err := db.Orders().ApplyPayment(ctx, paid("evt_1", first.ID, clk.Now())); err != nil {
 			t.Fatal(err)

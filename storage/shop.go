@@ -37,6 +37,8 @@ type holdRow struct {
 	ExpiresAt  time.Time
 	UpdatedAt  time.Time
 	CartID     *int64
+	// LinkOpenedAt is when the hold's checkout page was first opened.
+	LinkOpenedAt *time.Time
 }
 
 func (holdRow) TableName() string { return "holds" }
@@ -50,6 +52,7 @@ func (r holdRow) hold() commerce.Hold {
 		ID: r.ID, MerchantID: r.MerchantID, OfferID: r.OfferID, Variant: r.Variant, BuyerID: r.BuyerID,
 		Quantity: r.Quantity, UnitPrice: commerce.Money{Amount: r.UnitAmount, Currency: r.Currency},
 		Status: commerce.HoldStatus(r.Status), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, CartID: cartID,
+		LinkOpened: r.LinkOpenedAt != nil,
 	}
 }
 

@@ -306,7 +306,7 @@ func (p *CheckoutPages) showHold(c *fiber.Ctx, tok commerce.Token, status int, f
 	if err != nil {
 		return err
 	}
-	if p.Opened != nil {
+	if p.Opened != nil && !h.LinkOpened {
 		if err := p.Opened(ctx, h.ID, p.Now()); err != nil {
 			p.Log.Warn("record checkout page opened", "hold", h.ID, "err", err)
 		}
