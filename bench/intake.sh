@@ -114,6 +114,7 @@ load() { # label url [extra flags; a later --concurrency wins]
 	local label=$1 url=$2; shift 2
 	local m0 s0 m1 s1 hz
 	hz=$(getconf CLK_TCK)
+	echo "  $label $("$BENCH_DIR/intakeload" calibrate --dir "$work")" | tee -a "$work/machine.txt"
 	read -r -a m0 < <(cpu_ticks); s0=$(proc_ticks "$server_pid")
 	"$BENCH_DIR/intakeload" load --url "$url" --secret "$SECRET" --for-user-id "$MERCHANT" \
 		--concurrency "$CONCURRENCY" --events-per-delivery "$EVENTS_PER_DELIVERY" \

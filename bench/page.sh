@@ -65,6 +65,7 @@ echo "== machine"
 
 page() { # label driver dsn
 	echo "== $1: load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "  $1 $("$bin/intakeload" calibrate --dir "$work")" | tee -a "$work/machine.txt"
 	local flags=(--hashcart "$bin/hashcart" --driver "$2" --label "$1"
 		--concurrency "$CONCURRENCY" --warmup "$WARMUP" --duration "$DURATION"
 		--low-rate "$LOW_RATE" --low-duration "$LOW_DURATION" --target "$TARGET"

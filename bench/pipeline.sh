@@ -69,6 +69,7 @@ fi
 
 pipeline() { # label driver dsn rate
 	echo "== $1: $4 events/s, load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "  $1 $("$BENCH_DIR/intakeload" calibrate --dir "$work")" | tee -a "$work/machine.txt"
 	local flags=(--hashcart "$BENCH_DIR/hashcart" --driver "$2" --label "$1" --rate "$4"
 		--warmup "$WARMUP" --duration "$DURATION" --grace "$GRACE" --concurrency "$CONCURRENCY"
 		--target "$TARGET" --workdir "$work" --json)

@@ -20,6 +20,7 @@ const usage = `usage:
   intakeload pipeline-table [--target 100ms] < results.jsonl
   intakeload page --hashcart BIN [--driver sqlite|postgres --dsn DSN] [flags]
   intakeload page-table [--target 5ms] < results.jsonl
+  intakeload calibrate [--dir DIR]
 run "intakeload COMMAND -h" for the flags of a command`
 
 func main() {
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runPageTable(args[1:], stdin, stdout, stderr)
 	case "table":
 		err = runTable(args[1:], stdin, stdout, stderr)
+	case "calibrate":
+		err = runCalibrate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
