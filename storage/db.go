@@ -297,16 +297,20 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 // nothing, and a power cut can only undo it together with everything that
 // came after it, which then runs again. Inbox processing uses it: it
 // committed up to a thousand times a second, an fsync each.
-func (db *DB) inUnsyncedTx(ctx context.Context, fn func(ctx context.Context) error) error {
+//
+// pgSettings, on PostgreSQL, are more "SET LOCAL ..." statements for the
+// transaction, each ending in a semicolon; they go in the same round trip.
+func (db *DB) inUnsyncedTx(ctx context.Context, pgSettings string, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
 	if db.driver == DriverPostgres {
 		// The same on PostgreSQL: the commit does not wait for its WAL
 		// flush; a later synchronous commit flushes the WAL up to its own
-		// record, which follows this one.
+		// record, which follows this one. (No arguments: pgx sends it
+		// with the simple protocol, several statements in one message.)
 		return db.inTx(ctx, false, func(ctx context.Context) error {
-			if err := db.write(ctx).Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+			if err := db.write(ctx).Exec("SET LOCAL synchronous_commit = off;" + pgSettings).Error; err != nil {
 				return err
 			}
 			return fn(ctx)

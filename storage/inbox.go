@@ -109,10 +109,11 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 // The events of a batch share one transaction, committed without waiting
 // for durability (see inUnsyncedTx). On SQLite the single writer rules out
 // lock cycles. On PostgreSQL handlers lock rows (a buyer, a stock counter)
-// until their batch commits, so two workers can deadlock on each other; the
-// server then aborts one of them, and that batch is rolled back and run
-// again one event a transaction, which cannot form a cycle with another
-// batch's locks for longer than one event.
+// until their batch commits, so two workers can deadlock on each other; a
+// batch that waits for a lock longer than batchLockTimeout (or that the
+// server finds in a deadlock) is rolled back and run again one event a
+// transaction, which cannot form a cycle with another batch's locks for
+// longer than one event.
 func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
 	if s.db.driver != DriverPostgres {
@@ -142,6 +143,14 @@ func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.C
 	}
 	return n, nil
 }
+
+// batchLockTimeout bounds how long a PostgreSQL batch waits for a row lock
+// (a buyer, a stock counter) before it is run again one event a
+// transaction. A batch holds its locks for a few milliseconds; two batches
+// that deadlock (a buyer who replied twice, in both, during a limited
+// drop: each holds the buyer or the stock counter the other waits for)
+// would otherwise both stall until PostgreSQL's deadlock_timeout.
+const batchLockTimeout = 100 * time.Millisecond
 
 // pgBatch is how many events a PostgreSQL processing transaction handles.
 // Each event costs a dozen round trips to the server; a batch shares the
@@ -193,7 +202,15 @@ func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Con
 	claimed := 0
 	// Unsynced: what a batch writes (holds, outbox messages) reaches no one
 	// outside before a later synced commit (see inUnsyncedTx).
-	err := s.db.inUnsyncedTx(ctx, func(ctx context.Context) error {
+	settings := ""
+	if limit > 1 {
+		// A batch that waits long for a lock is probably in a deadlock
+		// with another batch (PostgreSQL would tell only after
+		// deadlock_timeout, a second by default): give up after
+		// batchLockTimeout and run the events one a transaction.
+		settings = fmt.Sprintf(" SET LOCAL lock_timeout = '%dms';", batchLockTimeout.Milliseconds())
+	}
+	err := s.db.inUnsyncedTx(ctx, settings, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
 		now := s.db.Now()
 		var rows []inboxRow
