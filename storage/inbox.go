@@ -254,7 +254,10 @@ ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
 			if errors.Is(herr, context.Canceled) && ctx.Err() != nil {
 				return herr
 			}
-			if !savepoints {
+			if !savepoints || (limit > 1 && isLockConflict(herr)) {
+				// Without savepoints the batch runs again with them; a
+				// lock conflict is not the event's failure either way:
+				// the caller runs the batch's events singly.
 				return fmt.Errorf("%w: event %s: %w", errHandlerFailed, ev.ID, herr)
 			}
 			if err := tx.RollbackTo(sp).Error; err != nil {

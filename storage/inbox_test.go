@@ -488,3 +488,86 @@ func TestPostgresBatchesThatDeadlockProcessEveryEventOnce(t *testing.T) {
 		t.Fatalf("events with exactly one effect = %d, want 4", n)
 	}
 }
+
+// A lock wait that times out while a batch reruns with savepoints (after
+// another event's handler failed) is not that event's failure: the batch
+// runs singly, the waiting event is processed once the lock is free, and
+// only the failing event is put off.
+func TestPostgresLockTimeoutInABatchIsNotAnEventFailure(t *testing.T) {
+	db := storagetest.Open(t, storage.DriverPostgres, storagetest.Options{})
+	ctx := context.Background()
+	effectsTable(t, db)
+	if err := db.SeedForTest(ctx, "CREATE TABLE test_locks (k TEXT PRIMARY KEY)", "INSERT INTO test_locks VALUES ('a')"); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(3, inbox.KindTweetCreate)
+	if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	defer letGo()
+	// Should the waiting event never be run singly, the lock still goes,
+	// and the assertions below say what went wrong.
+	time.AfterFunc(3*time.Second, letGo)
+	holder := make(chan error, 1)
+	go func() {
+		holder <- db.InTx(ctx, func(ctx context.Context) error {
+			if err := db.ExecForTest(ctx, "SELECT k FROM test_locks WHERE k = 'a' FOR UPDATE"); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	var mu sync.Mutex
+	waits := 0
+	handle := func(ctx context.Context, ev inbox.Event) error {
+		switch ev.ID {
+		case evs[0].ID:
+			return errors.New("offer store unavailable")
+		case evs[1].ID:
+			mu.Lock()
+			if waits++; waits == 2 {
+				// Run singly now: let the lock go a little later.
+				time.AfterFunc(50*time.Millisecond, letGo)
+			}
+			mu.Unlock()
+			if err := db.ExecForTest(ctx, "SELECT k FROM test_locks WHERE k = 'a' FOR UPDATE"); err != nil {
+				return err
+			}
+		}
+		return recordEffect(db)(ctx, ev)
+	}
+	var retried []string
+	retry := func(ev inbox.Event, err error) (time.Time, bool) {
+		retried = append(retried, ev.ID)
+		return time.Now().Add(time.Hour), false
+	}
+	n, err := db.Inbox().ProcessDue(ctx, 3, handle, retry)
+	if err != nil || n != 3 {
+		t.Fatalf("processed %d, %v; want 3", n, err)
+	}
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	// The failing event may be reported once per run of the batch (the
+	// batch ran twice before it ran singly); only it, and one attempt.
+	for _, id := range retried {
+		if id != evs[0].ID {
+			t.Fatalf("put off: %v, want only %s", retried, evs[0].ID)
+		}
+	}
+	if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE event_id = ? AND status = 'pending' AND attempts = 1 AND last_error <> ''", evs[0].ID); got != 1 {
+		t.Fatalf("the failing event is not pending after one recorded attempt")
+	}
+	if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM inbox_events WHERE status = 'done' AND last_error = '' AND attempts = 1"); got != 2 {
+		t.Fatalf("%d events done at the first attempt, want 2", got)
+	}
+	if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects"); got != 2 {
+		t.Fatalf("%d effects, want 2", got)
+	}
+}
