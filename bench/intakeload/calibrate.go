@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -16,15 +17,19 @@ import (
 // shared hosts these benchmarks run on vary by a factor of two within an
 // hour) can be told from runs made while it was not.
 type calibration struct {
-	// CPU is the median of five SHA-256 passes over 32 MiB, one core.
-	CPU time.Duration
+	// CPU is the median of five SHA-256 passes over 32 MiB, one core;
+	// CPU2 the same with a pass on each of two cores at once.
+	CPU, CPU2 time.Duration
+	// Wake is how late a 1 ms sleep wakes up, p50 and p99 of 200: the
+	// scheduling delay other tenants of the host cause.
+	WakeP50, WakeP99 time.Duration
 	// Sync is a 4 KiB write and fdatasync, p50 and p99 of 200.
 	SyncP50, SyncP99 time.Duration
 }
 
 func (c calibration) String() string {
-	return fmt.Sprintf("machine now: sha256 of 32 MiB %.0f ms (median of 5); 4 KiB write+fdatasync p50 %.0f us, p99 %.0f us",
-		ms(c.CPU), float64(c.SyncP50.Microseconds()), float64(c.SyncP99.Microseconds()))
+	return fmt.Sprintf("machine now: sha256 of 32 MiB %.0f ms (median of 5), %.0f ms on 2 cores at once; 1 ms sleep late by p50 %d us, p99 %d us; 4 KiB write+fdatasync p50 %d us, p99 %d us",
+		ms(c.CPU), ms(c.CPU2), c.WakeP50.Microseconds(), c.WakeP99.Microseconds(), c.SyncP50.Microseconds(), c.SyncP99.Microseconds())
 }
 
 // calibrate measures the machine: hashBytes hashed five times, syncs
@@ -43,6 +48,25 @@ func calibrate(dir string, hashBytes, syncs int) (calibration, error) {
 	}
 	slices.Sort(passes)
 	c.CPU = passes[2]
+	for i := range passes {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { sha256.Sum256(buf) })
+		}
+		wg.Wait()
+		passes[i] = time.Since(start)
+	}
+	slices.Sort(passes)
+	c.CPU2 = passes[2]
+	late := make([]time.Duration, 200)
+	for i := range late {
+		start := time.Now()
+		time.Sleep(time.Millisecond)
+		late[i] = time.Since(start) - time.Millisecond
+	}
+	slices.Sort(late)
+	c.WakeP50, c.WakeP99 = late[len(late)/2], late[len(late)*99/100]
 	f, err := os.CreateTemp(dir, "calibrate-*")
 	if err != nil {
 		return c, err
