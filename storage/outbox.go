@@ -590,17 +590,24 @@ func (s *Outbox) Finish(ctx context.Context, r outbox.Result) (bool, error) {
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
 		now := r.Now.UTC()
-		var res *gorm.DB
+		exec := func(q string, args ...any) error {
+			res := tx.Exec(q, args...)
+			applied = res.RowsAffected == 1
+			return res.Error
+		}
+		var err error
 		switch r.Outcome {
 		case outbox.OutcomeSent:
-			res = tx.Exec(`UPDATE outbox_messages SET status = 'sent', x_id = ?, lease_until = NULL, finished_at = ?, last_error = ''
-WHERE id = ? AND status IN ('sending', 'pending')`, r.XID, now, r.ID)
+			var ok []bool
+			if ok, err = s.markSent(tx, now, []outbox.Result{r}); err == nil {
+				applied = ok[0]
+			}
 		case outbox.OutcomeRetry, outbox.OutcomeRateLimited, outbox.OutcomeReleased:
 			failed := 0
 			if r.Outcome == outbox.OutcomeRetry {
 				failed = 1
 			}
-			res = tx.Exec(`UPDATE outbox_messages SET status = 'pending', attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL,
+			err = exec(`UPDATE outbox_messages SET status = 'pending', attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL,
 last_error = CASE WHEN ? = '' THEN last_error ELSE ? END
 WHERE id = ? AND status = 'sending' AND claims = ?`, failed, r.Next.UTC(), r.Error, r.Error, r.ID, r.Claim)
 		case outbox.OutcomeFailed, outbox.OutcomeUndeliverable, outbox.OutcomeExpired:
@@ -609,15 +616,14 @@ WHERE id = ? AND status = 'sending' AND claims = ?`, failed, r.Next.UTC(), r.Err
 				outbox.OutcomeUndeliverable: outbox.StatusUndeliverable,
 				outbox.OutcomeExpired:       outbox.StatusExpired,
 			}[r.Outcome]
-			res = tx.Exec(`UPDATE outbox_messages SET status = ?, attempts = attempts + 1, lease_until = NULL, finished_at = ?, last_error = ?
+			err = exec(`UPDATE outbox_messages SET status = ?, attempts = attempts + 1, lease_until = NULL, finished_at = ?, last_error = ?
 WHERE id = ? AND status = 'sending' AND claims = ?`, string(status), now, r.Error, r.ID, r.Claim)
 		default:
 			return fmt.Errorf("unknown outcome %q", r.Outcome)
 		}
-		if res.Error != nil {
-			return res.Error
+		if err != nil {
+			return err
 		}
-		applied = res.RowsAffected == 1
 		if r.Block != "" {
 			// Blocked even if the lease was lost: X said so for the account.
 			err := tx.Exec(`INSERT INTO outbox_budgets (budget_key, window_start, used, blocked_until) VALUES (?, ?, 0, ?)
@@ -641,45 +647,24 @@ ON CONFLICT (budget_key) DO UPDATE SET blocked_until = CASE
 
 var _ outbox.SentRecorder = (*Outbox)(nil)
 
-// FinishSent implements outbox.SentRecorder: one UPDATE ... FROM (VALUES
-// ...) for up to 200 sends, and one INSERT for their follow-ups (a
-// statement each was a round trip per message on PostgreSQL).
+// FinishSent implements outbox.SentRecorder: the sends in one UPDATE
+// (markSent) and their follow-ups in one INSERT (a statement each was a
+// round trip per message on PostgreSQL). The messages are marked finished
+// at the first result's Now (a pass prepares its results together).
 func (s *Outbox) FinishSent(ctx context.Context, results []outbox.Result) ([]bool, error) {
-	applied := make([]bool, len(results))
+	if len(results) == 0 {
+		return nil, nil
+	}
+	var applied []bool
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
-		tx := s.db.write(ctx)
-		now := s.db.Now()
-		for start := 0; start < len(results); start += 200 {
-			part := results[start:min(start+200, len(results))]
-			var sb strings.Builder
-			sb.WriteString(`UPDATE outbox_messages SET status = 'sent', x_id = v.column2, lease_until = NULL, finished_at = ?, last_error = ''
-FROM (VALUES `)
-			args := make([]any, 0, 1+2*len(part))
-			args = append(args, now)
-			for i, r := range part {
-				if r.Outcome != outbox.OutcomeSent || r.Block != "" {
-					return fmt.Errorf("finish sent: message %d: outcome %s blocking %q: use Finish", r.ID, r.Outcome, r.Block)
-				}
-				if i > 0 {
-					sb.WriteString(",")
-				}
-				sb.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
-				args = append(args, r.ID, r.XID)
+		for _, r := range results {
+			if r.Outcome != outbox.OutcomeSent || r.Block != "" {
+				return fmt.Errorf("finish sent: message %d: outcome %s blocking %q: use Finish", r.ID, r.Outcome, r.Block)
 			}
-			sb.WriteString(`) AS v
-WHERE outbox_messages.id = v.column1 AND outbox_messages.status IN ('sending', 'pending')
-RETURNING outbox_messages.id`)
-			var ids []int64
-			if err := tx.Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
-				return err
-			}
-			done := make(map[int64]bool, len(ids))
-			for _, id := range ids {
-				done[id] = true
-			}
-			for i, r := range part {
-				applied[start+i] = done[r.ID]
-			}
+		}
+		var err error
+		if applied, err = s.markSent(s.db.write(ctx), results[0].Now.UTC(), results); err != nil {
+			return err
 		}
 		var then []outbox.Message
 		for i, r := range results {
@@ -691,6 +676,44 @@ RETURNING outbox_messages.id`)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record %d sent outbox messages: %w", len(results), err)
+	}
+	return applied, nil
+}
+
+// markSent marks the results' messages sent with their X ids, one UPDATE
+// ... FROM (VALUES ...) for up to 200. A send is recorded even when its
+// lease was lost (X has it); applied[i] is false only when results[i]'s
+// message was no longer sending or pending (already sent, or given up).
+func (s *Outbox) markSent(tx *gorm.DB, now time.Time, results []outbox.Result) ([]bool, error) {
+	applied := make([]bool, len(results))
+	for start := 0; start < len(results); start += 200 {
+		part := results[start:min(start+200, len(results))]
+		var sb strings.Builder
+		sb.WriteString(`UPDATE outbox_messages SET status = 'sent', x_id = v.column2, lease_until = NULL, finished_at = ?, last_error = ''
+FROM (VALUES `)
+		args := make([]any, 0, 1+2*len(part))
+		args = append(args, now)
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
+			args = append(args, r.ID, r.XID)
+		}
+		sb.WriteString(`) AS v
+WHERE outbox_messages.id = v.column1 AND outbox_messages.status IN ('sending', 'pending')
+RETURNING outbox_messages.id`)
+		var ids []int64
+		if err := tx.Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+			return nil, err
+		}
+		done := make(map[int64]bool, len(ids))
+		for _, id := range ids {
+			done[id] = true
+		}
+		for i, r := range part {
+			applied[start+i] = done[r.ID]
+		}
 	}
 	return applied, nil
 }
