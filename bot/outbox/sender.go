@@ -221,20 +221,19 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	var urls map[int64]string
 	req.Prepare = func(ctx context.Context, msgs []Claimed) error {
 		var err error
-		urls, err = s.mintAll(ctx, msgs)
+		urls, err = s.mintLinks(ctx, msgs, true)
 		return err
 	}
 	c, err := s.Store.Claim(bg, req)
 	if errors.Is(err, ErrPrepare) {
 		s.Log.Warn("outbox could not mint a batch's links with its claim; claiming again and minting one by one", "err", err)
-		req.Prepare, urls = nil, nil
-		c, err = s.Store.Claim(bg, req)
+		req.Prepare = nil
+		if c, err = s.Store.Claim(bg, req); err == nil {
+			urls, _ = s.mintLinks(bg, c.Messages, false)
+		}
 	}
 	if err != nil {
 		return 0, err
-	}
-	if urls == nil {
-		urls = s.mintLinks(bg, c.Messages)
 	}
 	for _, e := range c.Expired {
 		s.stats.gaveUp.Add(1)
@@ -344,9 +343,12 @@ func (s *Sender) readBlocks(ctx context.Context, p *pass, msgs []Claimed) {
 	}
 }
 
-// mintAll mints the links of a batch in ctx's transaction (the claim's),
-// failing as a whole.
-func (s *Sender) mintAll(ctx context.Context, msgs []Claimed) (map[int64]string, error) {
+// mintLinks mints the links of claimed messages whose links have not
+// expired. With all, the first failure fails the call (the claim's
+// transaction, which Prepare runs in, is then rolled back); without, a
+// message whose link could not be minted is logged and gets no entry: it
+// is not sent in this pass and is retried.
+func (s *Sender) mintLinks(ctx context.Context, msgs []Claimed, all bool) (map[int64]string, error) {
 	urls := map[int64]string{}
 	if s.Links == nil {
 		return urls, nil
@@ -357,33 +359,15 @@ func (s *Sender) mintAll(ctx context.Context, msgs []Claimed) (map[int64]string,
 		}
 		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
 		if err != nil {
-			return nil, fmt.Errorf("mint the link of %s: %w", m.Key, err)
-		}
-		urls[m.ID] = url
-	}
-	return urls, nil
-}
-
-// mintLinks mints the links of a batch already claimed, one by one, after a
-// claim that minted them failed. A message whose link could not be minted
-// gets no entry and is retried.
-func (s *Sender) mintLinks(ctx context.Context, msgs []Claimed) map[int64]string {
-	urls := map[int64]string{}
-	if s.Links == nil {
-		return urls
-	}
-	for _, m := range msgs {
-		if m.Link == nil || !s.Now().Before(m.Link.ExpiresAt) {
-			continue
-		}
-		url, err := s.Links.Mint(ctx, m.Link.BuyerID, m.Link.Target, m.Link.ExpiresAt)
-		if err != nil {
+			if all {
+				return nil, fmt.Errorf("mint the link of %s: %w", m.Key, err)
+			}
 			s.Log.Warn("outbox could not mint a link", "key", m.Key, "err", err)
 			continue
 		}
 		urls[m.ID] = url
 	}
-	return urls
+	return urls, nil
 }
 
 // finishAll records a pass's outcomes in one transaction, and one by one if
@@ -398,37 +382,32 @@ func (s *Sender) finishAll(ctx context.Context, results []outcome) error {
 		s.prepare(results[i].m, &results[i].r)
 	}
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
-		var sent []int
-		if _, ok := s.Store.(SentRecorder); ok {
-			for i, o := range results {
-				if o.r.Outcome == OutcomeSent && o.r.Block == "" {
-					sent = append(sent, i)
-				}
-			}
-		}
-		if len(sent) > 0 {
-			rs := make([]Result, len(sent))
-			for j, i := range sent {
-				rs[j] = results[i].r
-			}
-			applied, err := s.Store.(SentRecorder).FinishSent(ctx, rs)
-			if err != nil {
-				s.Log.Error("outbox could not record sends", "messages", len(rs), "err", err)
-				return err
-			}
-			for j, i := range sent {
-				if !applied[j] {
-					s.Log.Warn("outbox lease lost before the outcome was recorded", "key", results[i].m.Key, "outcome", OutcomeSent)
-				}
-			}
-		}
-		for i, o := range results {
-			if len(sent) > 0 && sent[0] == i {
-				sent = sent[1:]
+		var sent []outcome // recorded together
+		rec, batch := s.Store.(SentRecorder)
+		for _, o := range results {
+			if batch && o.r.Outcome == OutcomeSent && o.r.Block == "" {
+				sent = append(sent, o)
 				continue
 			}
 			if err := s.finish(ctx, o.m, o.r); err != nil {
 				return err
+			}
+		}
+		if len(sent) == 0 {
+			return nil
+		}
+		rs := make([]Result, len(sent))
+		for i, o := range sent {
+			rs[i] = o.r
+		}
+		applied, err := rec.FinishSent(ctx, rs)
+		if err != nil {
+			s.Log.Error("outbox could not record sends", "messages", len(rs), "err", err)
+			return err
+		}
+		for i, o := range sent {
+			if !applied[i] {
+				s.Log.Warn("outbox lease lost before the outcome was recorded", "key", o.m.Key, "outcome", OutcomeSent)
 			}
 		}
 		return nil
