@@ -298,19 +298,25 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 // came after it, which then runs again. Inbox processing uses it: it
 // committed up to a thousand times a second, an fsync each.
 //
-// pgSettings, on PostgreSQL, are more "SET LOCAL ..." statements for the
-// transaction, each ending in a semicolon; they go in the same round trip.
-func (db *DB) inUnsyncedTx(ctx context.Context, pgSettings string, fn func(ctx context.Context) error) error {
+// lockTimeout, when positive, bounds each wait for a row lock on
+// PostgreSQL (lock_timeout): a statement that waits longer fails with a
+// lock conflict (isLockConflict).
+func (db *DB) inUnsyncedTx(ctx context.Context, lockTimeout time.Duration, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
 	if db.driver == DriverPostgres {
 		// The same on PostgreSQL: the commit does not wait for its WAL
 		// flush; a later synchronous commit flushes the WAL up to its own
-		// record, which follows this one. (No arguments: pgx sends it
-		// with the simple protocol, several statements in one message.)
+		// record, which follows this one.
+		set := "SET LOCAL synchronous_commit = off"
+		if lockTimeout > 0 {
+			// No arguments: pgx sends it with the simple protocol, both
+			// statements in one round trip.
+			set += fmt.Sprintf("; SET LOCAL lock_timeout = '%dms'", lockTimeout.Milliseconds())
+		}
 		return db.inTx(ctx, false, func(ctx context.Context) error {
-			if err := db.write(ctx).Exec("SET LOCAL synchronous_commit = off;" + pgSettings).Error; err != nil {
+			if err := db.write(ctx).Exec(set).Error; err != nil {
 				return err
 			}
 			return fn(ctx)
@@ -424,6 +430,24 @@ func isLockConflict(err error) bool {
 		return true
 	}
 	return false
+}
+
+// customPlans makes PostgreSQL plan the rest of the transaction's queries
+// for their actual parameters, every time. Statements are kept prepared,
+// and after five runs PostgreSQL may settle on a generic plan made with
+// the statistics of the moment; for the reminder queries, a plan made
+// while carts and orders were being filled walked every hold and order of
+// the merchant for each candidate (2-3 s a batch of 20, minutes a tick).
+// Planning costs about a millisecond a query, so it is for queries like
+// those, not for every statement.
+func (db *DB) customPlans(ctx context.Context) error {
+	if db.driver != DriverPostgres {
+		return nil
+	}
+	if err := db.write(ctx).Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
+		return fmt.Errorf("plan_cache_mode: %w", err)
+	}
+	return nil
 }
 
 // forUpdateWait locks the selected rows until the transaction ends, waiting

@@ -202,15 +202,15 @@ func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Con
 	claimed := 0
 	// Unsynced: what a batch writes (holds, outbox messages) reaches no one
 	// outside before a later synced commit (see inUnsyncedTx).
-	settings := ""
+	var lockTimeout time.Duration
 	if limit > 1 {
 		// A batch that waits long for a lock is probably in a deadlock
 		// with another batch (PostgreSQL would tell only after
 		// deadlock_timeout, a second by default): give up after
 		// batchLockTimeout and run the events one a transaction.
-		settings = fmt.Sprintf(" SET LOCAL lock_timeout = '%dms';", batchLockTimeout.Milliseconds())
+		lockTimeout = batchLockTimeout
 	}
-	err := s.db.inUnsyncedTx(ctx, settings, func(ctx context.Context) error {
+	err := s.db.inUnsyncedTx(ctx, lockTimeout, func(ctx context.Context) error {
 		tx := s.db.write(ctx)
 		now := s.db.Now()
 		var rows []inboxRow

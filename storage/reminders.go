@@ -87,20 +87,3 @@ ORDER BY h.created_at LIMIT ?`+s.db.forUpdateOf("h"), heldBefore, since, strconv
 func (s *Shop) SkipReminder(ctx context.Context, key string, now time.Time) error {
 	return s.db.write(ctx).Exec(`INSERT INTO reminder_skips (skip_key, created_at) VALUES (?, ?) ON CONFLICT (skip_key) DO NOTHING`, key, now).Error
 }
-
-// customPlans makes PostgreSQL plan the rest of the transaction's queries
-// for their actual parameters, every time. The reminder queries are kept
-// prepared, and after five runs PostgreSQL may settle on a generic plan
-// made with the statistics of the moment: made while carts and orders were
-// being filled, it walked every hold and order of the merchant for each
-// candidate (2-3 s a batch of 20, minutes a tick). Planning each batch
-// costs about a millisecond.
-func (db *DB) customPlans(ctx context.Context) error {
-	if db.driver != DriverPostgres {
-		return nil
-	}
-	if err := db.write(ctx).Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
-		return fmt.Errorf("plan_cache_mode: %w", err)
-	}
-	return nil
-}
