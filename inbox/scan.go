@@ -88,28 +88,9 @@ func fastEventID(kind Kind, item []byte) string {
 	if len(paths) == 0 {
 		return eventID(kind, item)
 	}
-	var idStr, id, status []byte
-	good := eachMember(item, func(key, val []byte) bool {
-		var slot *[]byte
-		switch string(key) {
-		case "id_str":
-			slot = &idStr
-		case "id":
-			slot = &id
-		case "status":
-			slot = &status
-		default:
-			if bytes.EqualFold(key, []byte("id_str")) || bytes.EqualFold(key, []byte("id")) || bytes.EqualFold(key, []byte("status")) {
-				return false
-			}
-			return true
-		}
-		if *slot != nil {
-			return false
-		}
-		*slot = val
-		return true
-	})
+	var fields [3][]byte
+	good := members(item, fields[:], "id_str", "id", "status")
+	idStr, id, status := fields[0], fields[1], fields[2]
 	if !good || (status != nil && status[0] != '{' && string(status) != "null") {
 		// Keys that need decoding, or a status encoding/json cannot decode
 		// into the probe (it then ignores the ids too).
@@ -126,19 +107,11 @@ func fastEventID(kind Kind, item []byte) string {
 			if status == nil || status[0] != '{' {
 				continue
 			}
-			if !eachMember(status, func(key, val []byte) bool {
-				if string(key) == "id" {
-					if v != nil {
-						return false
-					}
-					v = val
-				} else if bytes.EqualFold(key, []byte("id")) {
-					return false
-				}
-				return true
-			}) {
+			var inner [1][]byte
+			if !members(status, inner[:], "id") {
 				return eventID(kind, item)
 			}
+			v = inner[0]
 		}
 		if v == nil {
 			continue
@@ -152,6 +125,29 @@ func fastEventID(kind Kind, item []byte) string {
 		}
 	}
 	return digestID(kind, item)
+}
+
+// members sets vals[i] to the value of the key names[i] of the JSON object
+// obj (nil when absent). It returns false when encoding/json could read them
+// differently: a key appears twice (the last would win), a key equals one
+// of the names only ignoring case (it would match too), or a key needs
+// unescaping.
+func members(obj []byte, vals [][]byte, names ...string) bool {
+	return eachMember(obj, func(key, val []byte) bool {
+		for i, name := range names {
+			if string(key) == name {
+				if vals[i] != nil {
+					return false
+				}
+				vals[i] = val
+				return true
+			}
+			if bytes.EqualFold(key, []byte(name)) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // plainID is idString for a JSON string without escapes, a number or null;
