@@ -23,17 +23,17 @@ type calibration struct {
 	// Wake is how late a 1 ms sleep wakes up, p50 and p99 of 200: the
 	// scheduling delay other tenants of the host cause.
 	WakeP50, WakeP99 time.Duration
-	// Sync is a 4 KiB write and fdatasync, p50 and p99 of 200.
+	// Sync is a 4 KiB write and fsync, p50 and p99 of 200.
 	SyncP50, SyncP99 time.Duration
 }
 
 func (c calibration) String() string {
-	return fmt.Sprintf("machine now: sha256 of 32 MiB %.0f ms (median of 5), %.0f ms on 2 cores at once; 1 ms sleep late by p50 %d us, p99 %d us; 4 KiB write+fdatasync p50 %d us, p99 %d us",
+	return fmt.Sprintf("machine now: sha256 of 32 MiB %.0f ms (median of 5), %.0f ms on 2 cores at once; 1 ms sleep late by p50 %d us, p99 %d us; 4 KiB write+fsync p50 %d us, p99 %d us",
 		ms(c.CPU), ms(c.CPU2), c.WakeP50.Microseconds(), c.WakeP99.Microseconds(), c.SyncP50.Microseconds(), c.SyncP99.Microseconds())
 }
 
 // calibrate measures the machine: hashBytes hashed five times, syncs
-// writes of 4 KiB each fdatasync'd in a temporary file in dir.
+// writes of 4 KiB each fsync'd in a temporary file in dir.
 func calibrate(dir string, hashBytes, syncs int) (calibration, error) {
 	buf := make([]byte, hashBytes)
 	for i := range buf {
@@ -80,7 +80,7 @@ func calibrate(dir string, hashBytes, syncs int) (calibration, error) {
 		if _, err := f.WriteAt(block, int64(i%64)*4096); err != nil {
 			return c, err
 		}
-		if err := syncData(f); err != nil {
+		if err := f.Sync(); err != nil {
 			return c, err
 		}
 		times = append(times, time.Since(start))

@@ -25,7 +25,7 @@ func TestCalibrateMeasuresCPUAndSyncAndCleansUp(t *testing.T) {
 	if code := run(t.Context(), []string{"calibrate", "--dir", dir}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	if !regexp.MustCompile(`^machine now: sha256 of 32 MiB \d+ ms \(median of 5\), \d+ ms on 2 cores at once; 1 ms sleep late by p50 -?\d+ us, p99 -?\d+ us; 4 KiB write\+fdatasync p50 \d+ us, p99 \d+ us\n$`).Match(out.Bytes()) {
+	if !regexp.MustCompile(`^machine now: sha256 of 32 MiB \d+ ms \(median of 5\), \d+ ms on 2 cores at once; 1 ms sleep late by p50 -?\d+ us, p99 -?\d+ us; 4 KiB write\+fsync p50 \d+ us, p99 \d+ us\n$`).Match(out.Bytes()) {
 		t.Fatalf("line = %q", out.String())
 	}
 }
