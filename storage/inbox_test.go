@@ -403,14 +403,7 @@ func TestPostgresProcessingCommitsAsynchronously(t *testing.T) {
 func TestPostgresBatchesThatDeadlockProcessEveryEventOnce(t *testing.T) {
 	db := storagetest.Open(t, storage.DriverPostgres, storagetest.Options{})
 	ctx := context.Background()
-	effectsTable(t, db)
-	if err := db.SeedForTest(ctx, "CREATE TABLE test_locks (k TEXT PRIMARY KEY)", "INSERT INTO test_locks VALUES ('a'), ('b')"); err != nil {
-		t.Fatal(err)
-	}
-	evs := events(4, inbox.KindTweetCreate)
-	if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	evs := lockingEvents(t, db, 4, "a", "b")
 	// The first worker's batch is events 0 and 1 (rows a, then b), the
 	// second's events 2 and 3 (b, then a). Each batch's first event waits,
 	// the first time, until both first events hold their rows.
@@ -496,14 +489,7 @@ func TestPostgresBatchesThatDeadlockProcessEveryEventOnce(t *testing.T) {
 func TestPostgresLockTimeoutInABatchIsNotAnEventFailure(t *testing.T) {
 	db := storagetest.Open(t, storage.DriverPostgres, storagetest.Options{})
 	ctx := context.Background()
-	effectsTable(t, db)
-	if err := db.SeedForTest(ctx, "CREATE TABLE test_locks (k TEXT PRIMARY KEY)", "INSERT INTO test_locks VALUES ('a')"); err != nil {
-		t.Fatal(err)
-	}
-	evs := events(3, inbox.KindTweetCreate)
-	if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	evs := lockingEvents(t, db, 3, "a")
 	held, release := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once
 	letGo := func() { releaseOnce.Do(func() { close(release) }) }
@@ -570,4 +556,25 @@ func TestPostgresLockTimeoutInABatchIsNotAnEventFailure(t *testing.T) {
 	if got := db.CountForTest(ctx, "SELECT COUNT(*) FROM test_effects"); got != 2 {
 		t.Fatalf("%d effects, want 2", got)
 	}
+}
+
+// lockingEvents prepares a lock test: the effects table, a table
+// test_locks with one row per key for handlers to lock, and n stored
+// events.
+func lockingEvents(t *testing.T, db *storage.DB, n int, keys ...string) []inbox.Event {
+	t.Helper()
+	ctx := context.Background()
+	effectsTable(t, db)
+	rows := make([]string, len(keys))
+	for i, k := range keys {
+		rows[i] = "('" + k + "')"
+	}
+	if err := db.SeedForTest(ctx, "CREATE TABLE test_locks (k TEXT PRIMARY KEY)", "INSERT INTO test_locks VALUES "+strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(n, inbox.KindTweetCreate)
+	if _, err := db.Inbox().InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	return evs
 }

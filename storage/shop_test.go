@@ -200,14 +200,7 @@ func TestOfferThatBecomesLimitedCountsExistingHolds(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
 	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, PostIDs: []string{"3"}}
-		catalog := func() *commerce.Catalog {
-			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
-		}
-		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
-			t.Fatal(err)
-		}
-		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		poster, catalog, shop := posterShop(t, db, clk, nil)
 		for i := 0; i < 3; i++ {
 			if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(i)); err != nil {
 				t.Fatal(err)
@@ -234,14 +227,7 @@ func TestStockLoweredBelowHeldKeepsHoldsAndSellsNoMore(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
 	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, Stock: intp(10), PostIDs: []string{"3"}}
-		catalog := func() *commerce.Catalog {
-			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
-		}
-		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
-			t.Fatal(err)
-		}
-		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		poster, catalog, shop := posterShop(t, db, clk, intp(10))
 		for i := 0; i < 3; i++ {
 			if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(i)); err != nil {
 				t.Fatal(err)
@@ -278,14 +264,7 @@ func TestOfferThatBecomesUnlimitedSellsDespiteItsWaitlist(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
 	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, Stock: intp(1), PostIDs: []string{"3"}}
-		catalog := func() *commerce.Catalog {
-			return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
-		}
-		if err := db.Shop().SyncStock(ctx, catalog()); err != nil {
-			t.Fatal(err)
-		}
-		shop := &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
+		poster, catalog, shop := posterShop(t, db, clk, intp(1))
 		if _, _, err := shop.Buy(ctx, commerce.Match{Offer: poster, Quantity: 1}, buyer(0)); err != nil {
 			t.Fatal(err)
 		}
@@ -378,4 +357,19 @@ func planOf(t *testing.T, db *storage.DB, q string, args ...any) string {
 		t.Fatal(err)
 	}
 	return plan
+}
+
+// posterShop stocks acme's poster offer (stock nil: unlimited) and returns
+// it, its catalog (for the reloads a test makes after changing it) and a
+// shop selling it.
+func posterShop(t *testing.T, db *storage.DB, clk *clock, stock *int) (*commerce.Offer, func() *commerce.Catalog, *commerce.Shop) {
+	t.Helper()
+	poster := &commerce.Offer{MerchantID: "acme", ID: "poster", Title: "Poster", Price: commerce.Money{Amount: 1200, Currency: "USD"}, Stock: stock, PostIDs: []string{"3"}}
+	catalog := func() *commerce.Catalog {
+		return commerce.NewCatalog([]*commerce.Merchant{{ID: "acme", XUserID: "100", Currency: "USD", Offers: []*commerce.Offer{poster}}})
+	}
+	if err := db.Shop().SyncStock(context.Background(), catalog()); err != nil {
+		t.Fatal(err)
+	}
+	return poster, catalog, &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), HoldFor: 15 * time.Minute, Now: clk.Now}
 }
