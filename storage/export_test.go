@@ -94,3 +94,10 @@ const (
 	GroupCountsSQL    = groupCountsSQL
 	GroupMembersSQL   = groupMembersSQL
 )
+
+// The outbox's due queries, for plan tests.
+const (
+	LapsedSQL            = lapsedSQL
+	PendingPrioritiesSQL = pendingPrioritiesSQL
+	DueAtPrioritySQL     = dueAtPrioritySQL
+)

@@ -35,6 +35,7 @@ var migrations = []migration{
 	{13, "reminder orders index", reminderOrdersSchema},
 	{14, "outbox x id index", outboxXIDSchema},
 	{15, "holds expiry index for bounded lookups only", holdsExpirySchema},
+	{16, "outbox ready and lease indexes", outboxReadySchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,15 +249,9 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		}
 		out.Expired = expired
 
-		var rows []outboxRow
-		err = tx.Raw(`SELECT * FROM outbox_messages m
-WHERE `+s.dueIndexHint("m.")+`((m.status = 'pending' AND m.next_attempt_at <= ?) OR (m.status = 'sending' AND m.lease_until <= ?))
-AND NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
-	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))
-ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
-			now, now, now, cutoff, req.Budget.PerAccount, req.Limit).Scan(&rows).Error
+		rows, err := s.dueRows(tx, now, cutoff, req)
 		if err != nil {
-			return fmt.Errorf("select due: %w", err)
+			return err
 		}
 		outOfBudget := map[string]bool{}
 		// Leases are written in one UPDATE per run of claimed rows rather
@@ -299,6 +295,78 @@ ORDER BY m.priority, m.id LIMIT ?`+s.db.forUpdate(),
 		return outbox.Claim{}, fmt.Errorf("claim outbox: %w", err)
 	}
 	return out, nil
+}
+
+// The queries of dueRows. outOfBudgetSQL leaves out the messages of an
+// account that X has blocked or whose window's budget is spent (arguments:
+// now, window start, per-account budget).
+const (
+	outOfBudgetSQL = `NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
+	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))`
+	// Arguments: now, then outOfBudgetSQL's, then a limit.
+	lapsedSQL = `SELECT * FROM outbox_messages m WHERE m.status = 'sending' AND m.lease_until <= ? AND ` + outOfBudgetSQL + `
+ORDER BY m.lease_until LIMIT ?`
+	// A walk down outbox_messages_ready, one step a priority.
+	// (ORDER BY and LIMIT rather than MIN: PostgreSQL's plan for MIN can
+	// read the whole index while the table looks small.)
+	pendingPrioritiesSQL = `WITH RECURSIVE p(v) AS (
+	SELECT (SELECT priority FROM outbox_messages WHERE status = 'pending' ORDER BY priority LIMIT 1)
+	UNION ALL
+	SELECT (SELECT priority FROM outbox_messages WHERE status = 'pending' AND priority > p.v ORDER BY priority LIMIT 1) FROM p WHERE p.v IS NOT NULL
+) SELECT v FROM p WHERE v IS NOT NULL`
+	// Arguments: priority, now, then outOfBudgetSQL's, then a limit.
+	dueAtPrioritySQL = `SELECT * FROM outbox_messages m WHERE m.status = 'pending' AND m.priority = ? AND m.next_attempt_at <= ? AND ` + outOfBudgetSQL + `
+ORDER BY m.next_attempt_at, m.id LIMIT ?`
+)
+
+// dueRows returns up to req.Limit messages to claim, in sending order:
+// lower priority first; within a priority, messages whose lease ran out
+// (a sender stopped without an outcome; looked for only when
+// req.SkipExpiry is not set), then pending ones by the time they became
+// due. Each query reads only due rows (outbox_messages_ready,
+// outbox_messages_leased), however many messages wait out a backoff: one
+// query lists the priorities that have pending messages, then one a
+// priority reads its due ones until the batch is full.
+func (s *Outbox) dueRows(tx *gorm.DB, now, cutoff time.Time, req outbox.ClaimRequest) ([]outboxRow, error) {
+	var lapsed []outboxRow
+	if !req.SkipExpiry {
+		err := tx.Raw(lapsedSQL+s.db.forUpdate(),
+			now, now, cutoff, req.Budget.PerAccount, req.Limit).Scan(&lapsed).Error
+		if err != nil {
+			return nil, fmt.Errorf("select lapsed leases: %w", err)
+		}
+		// Ordered by lease in the query, so that it reads the few lapsed
+		// rows from outbox_messages_leased (ordered by priority,
+		// PostgreSQL's generic plan walked outbox_messages_due through
+		// every waiting row).
+		slices.SortFunc(lapsed, func(a, b outboxRow) int {
+			return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	// The priorities that have pending messages, lowest first.
+	var priorities []int
+	err := tx.Raw(pendingPrioritiesSQL).Scan(&priorities).Error
+	if err != nil {
+		return nil, fmt.Errorf("select pending priorities: %w", err)
+	}
+	rows := make([]outboxRow, 0, req.Limit)
+	for _, p := range priorities {
+		if len(rows) >= req.Limit {
+			break
+		}
+		for len(lapsed) > 0 && lapsed[0].Priority <= p {
+			rows, lapsed = append(rows, lapsed[0]), lapsed[1:]
+		}
+		var due []outboxRow
+		err = tx.Raw(dueAtPrioritySQL+s.db.forUpdate(),
+			p, now, now, cutoff, req.Budget.PerAccount, req.Limit-len(rows)).Scan(&due).Error
+		if err != nil {
+			return nil, fmt.Errorf("select due: %w", err)
+		}
+		rows = append(rows, due...)
+	}
+	rows = append(rows, lapsed...)
+	return rows[:min(len(rows), req.Limit)], nil
 }
 
 // claimRows takes budget for and leases the due rows in order, for Claim.

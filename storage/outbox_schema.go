@@ -55,3 +55,15 @@ CREATE TABLE outbox_budgets (
 const outboxXIDSchema = `
 CREATE INDEX outbox_messages_by_xid ON outbox_messages (x_id) WHERE x_id <> '';
 `
+
+// outboxReadySchema lets a claim pass read only the messages that are due.
+// outbox_messages_due orders every waiting message by priority and id, and
+// a pass read it from the start, looking up each row's next attempt, until
+// it had enough due ones: with messages waiting out a retry backoff (X
+// answering 500 during a drop) a pass read all of them, 2 ms at 5,000, and
+// the sender runs passes back to back. Here a pass reads, priority by
+// priority, the due rows and no others; leases run out in their own index.
+const outboxReadySchema = `
+CREATE INDEX outbox_messages_ready ON outbox_messages (priority, next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX outbox_messages_leased ON outbox_messages (lease_until) WHERE status = 'sending';
+`

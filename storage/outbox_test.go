@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -254,6 +255,99 @@ func TestOutboxGroupLookupsUseTheGroupIndex(t *testing.T) {
 			if plan := planOf(t, db, q.sql, q.args...); !strings.Contains(plan, "outbox_messages_group") {
 				t.Errorf("%s plan:\n%s\nwant outbox_messages_group", name, plan)
 			}
+		}
+	})
+}
+
+// A pass takes the due messages in priority order, lapsed leases first
+// within a priority, then pending messages in the order they became due;
+// the messages waiting out a retry backoff stay out of the pass however
+// many they are, and come back when their backoff ends.
+func TestOutboxClaimTakesDueMessagesPastThoseBackingOff(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		msg := func(key string, priority int) outbox.Message {
+			m := outboxDM(key)
+			m.Priority = priority
+			return m
+		}
+		var failing []outbox.Message
+		for i := range 200 {
+			failing = append(failing, msg(fmt.Sprintf("failing:%d", i), outbox.PriorityCheckout))
+		}
+		if err := db.Outbox().Enqueue(ctx, failing...); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Outbox().Enqueue(ctx, msg("lapsed-notice", outbox.PriorityNotice), msg("lapsed-checkout", outbox.PriorityCheckout)); err != nil {
+			t.Fatal(err)
+		}
+		// The 200 fail and back off for a minute; the other two are
+		// leased by a sender that then dies.
+		first, err := db.Outbox().Claim(ctx, claimReq(now, 300, 1000))
+		if err != nil || len(first.Messages) != 202 {
+			t.Fatalf("first claim = %d messages, %v", len(first.Messages), err)
+		}
+		for _, m := range first.Messages {
+			if strings.HasPrefix(m.Key, "failing:") {
+				if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m.ID, Claim: m.Claim, Outcome: outbox.OutcomeRetry, Now: now, Next: now.Add(time.Minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := db.Outbox().Enqueue(ctx, msg("reminder", outbox.PriorityReminder), msg("notice", outbox.PriorityNotice),
+			msg("checkout-1", outbox.PriorityCheckout), msg("checkout-2", outbox.PriorityCheckout)); err != nil {
+			t.Fatal(err)
+		}
+		keys := func(c outbox.Claim) []string {
+			var out []string
+			for _, m := range c.Messages {
+				out = append(out, m.Key)
+			}
+			return out
+		}
+		afterLease := now.Add(40 * time.Second) // the lease is 30 s; the backoff a minute
+		got, err := db.Outbox().Claim(ctx, claimReq(afterLease, 4, 1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"lapsed-checkout", "checkout-1", "checkout-2", "lapsed-notice"}; !slices.Equal(keys(got), want) {
+			t.Errorf("claim of 4 = %v, want %v", keys(got), want)
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(afterLease, 10, 1000))
+		if want := []string{"notice", "reminder"}; !slices.Equal(keys(got), want) {
+			t.Errorf("next claim = %v, want %v", keys(got), want)
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(afterLease, 10, 1000))
+		if len(got.Messages) != 0 {
+			t.Errorf("claim while the rest back off = %v, want nothing", keys(got))
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(now.Add(time.Minute), 500, 1000))
+		if len(got.Messages) != 200 || got.Messages[0].Key != "failing:0" {
+			t.Errorf("claim once the backoff ended = %d messages, want the 200 retried", len(got.Messages))
+		}
+	})
+}
+
+// A claim pass reads only due rows: the next attempt of pending messages
+// and the lease of sending ones are index bounds, not filters over every
+// waiting message.
+func TestOutboxDueQueriesReadOnlyDueRows(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		now := outboxNow
+		cutoff := now.Add(-15 * time.Minute)
+		due := planOf(t, db, storage.DueAtPrioritySQL, int64(0), now, now, cutoff, int64(100), int64(20))
+		if !strings.Contains(due, "outbox_messages_ready") || !strings.Contains(due, "next_attempt_at <") && !strings.Contains(due, "next_attempt_at<") {
+			t.Errorf("due plan:\n%s\nwant outbox_messages_ready bounded by next_attempt_at", due)
+		}
+		lapsed := planOf(t, db, storage.LapsedSQL, now, now, cutoff, int64(100), int64(20))
+		if !strings.Contains(lapsed, "outbox_messages_leased") {
+			t.Errorf("lapsed plan:\n%s\nwant outbox_messages_leased", lapsed)
+		}
+		priorities := planOf(t, db, storage.PendingPrioritiesSQL)
+		if db.Driver() == storage.DriverSQLite && !strings.Contains(priorities, "SEARCH outbox_messages USING COVERING INDEX outbox_messages_ready (priority>?)") ||
+			db.Driver() == storage.DriverPostgres && (!strings.Contains(priorities, "Limit") || strings.Contains(priorities, "Aggregate")) {
+			t.Errorf("priorities plan:\n%s\nwant one index step a priority", priorities)
 		}
 	})
 }

@@ -321,7 +321,7 @@ func TestBuyerHoldLookupCannotScanTheExpiryIndex(t *testing.T) {
 
 // planOf returns the plan the database runs q with: on PostgreSQL the
 // generic plan a prepared statement settles on after five runs. args are
-// strings or numbers.
+// strings, numbers or times.
 func planOf(t *testing.T, db *storage.DB, q string, args ...any) string {
 	t.Helper()
 	ctx := context.Background()
@@ -331,22 +331,28 @@ func planOf(t *testing.T, db *storage.DB, q string, args ...any) string {
 	var types, vals []string
 	for i, a := range args {
 		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i+1), 1)
-		switch a.(type) {
+		switch a := a.(type) {
 		case string:
 			types, vals = append(types, "text"), append(vals, fmt.Sprintf("'%s'", a))
+		case time.Time:
+			types, vals = append(types, "timestamptz"), append(vals, "'"+a.Format(time.RFC3339Nano)+"'")
 		default:
 			types, vals = append(types, "bigint"), append(vals, fmt.Sprint(a))
 		}
 	}
 	var plan string
 	err := db.InTx(ctx, func(ctx context.Context) error {
-		if err := db.ExecForTest(ctx, "PREPARE plan_of ("+strings.Join(types, ", ")+") AS "+q); err != nil {
+		params, exec := "", "EXPLAIN EXECUTE plan_of"
+		if len(args) > 0 {
+			params, exec = " ("+strings.Join(types, ", ")+")", exec+" ("+strings.Join(vals, ", ")+")"
+		}
+		if err := db.ExecForTest(ctx, "PREPARE plan_of"+params+" AS "+q); err != nil {
 			return err
 		}
 		if err := db.ExecForTest(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
 			return err
 		}
-		lines, err := db.LinesForTest(ctx, "EXPLAIN EXECUTE plan_of ("+strings.Join(vals, ", ")+")")
+		lines, err := db.LinesForTest(ctx, exec)
 		plan = strings.Join(lines, "\n")
 		if err == nil {
 			err = db.ExecForTest(ctx, "DEALLOCATE plan_of")

@@ -53,8 +53,10 @@ type SentLookup interface {
 //  1. marks StatusExpired the unsent messages created before Now-MaxAge and
 //     those whose Link expired, and reports them in Claim.Expired;
 //  2. takes due messages (pending with next attempt due, or sending with an
-//     expired lease) in Priority then enqueue order, skipping rows another
-//     instance holds, and for each:
+//     expired lease) in Priority order; within a priority, lapsed leases
+//     first, then pending messages in the order they became due (enqueue
+//     order for first attempts); skipping rows another instance holds;
+//     and for each:
 //  3. if it has a Group and Collapse, and the group was collapsed before or
 //     has more pending members than the account can still send in this
 //     window (after the account's pending messages of higher priority),
@@ -69,8 +71,10 @@ type ClaimRequest struct {
 	Lease  time.Duration
 	Budget Budget
 	MaxAge time.Duration
-	// SkipExpiry leaves out step 1 (it scans every waiting message; a
-	// sender runs it about once a second, not on every pass).
+	// SkipExpiry leaves out step 1 (it scans every waiting message) and
+	// the messages whose lease ran out (leases last many seconds, and such
+	// messages are rare: a sender that died). A sender sets it on all
+	// passes but about one a second.
 	SkipExpiry bool
 	// Prepare, when set, runs in the claim's transaction once messages are
 	// leased, with them; its error rolls the whole claim back. The sender
