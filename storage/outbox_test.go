@@ -336,7 +336,7 @@ func TestOutboxDueQueriesReadOnlyDueRows(t *testing.T) {
 	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
 		now := outboxNow
 		cutoff := now.Add(-15 * time.Minute)
-		due := planOf(t, db, storage.DueAtPrioritySQL, int64(0), now, now, cutoff, int64(100), int64(20))
+		due := planOf(t, db, storage.DueAtPrioritySQL, int64(0), now, time.Time{}, int64(0), int64(20))
 		if !strings.Contains(due, "outbox_messages_ready") || !strings.Contains(due, "next_attempt_at <") && !strings.Contains(due, "next_attempt_at<") {
 			t.Errorf("due plan:\n%s\nwant outbox_messages_ready bounded by next_attempt_at", due)
 		}
@@ -348,6 +348,93 @@ func TestOutboxDueQueriesReadOnlyDueRows(t *testing.T) {
 		if db.Driver() == storage.DriverSQLite && !strings.Contains(priorities, "SEARCH outbox_messages USING COVERING INDEX outbox_messages_ready (priority>?)") ||
 			db.Driver() == storage.DriverPostgres && (!strings.Contains(priorities, "Limit") || strings.Contains(priorities, "Aggregate")) {
 			t.Errorf("priorities plan:\n%s\nwant one index step a priority", priorities)
+		}
+	})
+}
+
+// Messages of an account that cannot send (its window's budget spent, or
+// blocked by a 429) wait for the window or the block to end, moved there
+// once, so that the passes in between neither send them nor read them
+// again; other accounts' messages go out meanwhile.
+func TestOutboxMessagesOfABlockedAccountWaitWithoutHoldingUpOthers(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		other := func(key string) outbox.Message {
+			m := outboxDM(key)
+			m.MerchantID = "globex"
+			return m
+		}
+		for i := range 5 {
+			if err := db.Outbox().Enqueue(ctx, outboxDM(fmt.Sprintf("acme:%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Outbox().Enqueue(ctx, other("globex:0")); err != nil {
+			t.Fatal(err)
+		}
+		// keys records the pass's messages as sent and lists them.
+		keys := func(c outbox.Claim) (out []string) {
+			for _, m := range c.Messages {
+				out = append(out, m.Key)
+				if m.Key == "acme:3" {
+					continue // answered 429 below
+				}
+				if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m.ID, Claim: m.Claim, Outcome: outbox.OutcomeSent, XID: m.Key, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return out
+		}
+		dueNow := func(at time.Time) int64 {
+			return db.CountForTest(ctx, `SELECT COUNT(*) FROM outbox_messages WHERE status = 'pending' AND next_attempt_at <= ?`, at)
+		}
+		// acme's budget is 2 a window: its first pass takes 2 and globex's.
+		got, err := db.Outbox().Claim(ctx, claimReq(now, 10, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"acme:0", "acme:1", "globex:0"}; !slices.Equal(keys(got), want) {
+			t.Fatalf("first pass = %v, want %v", keys(got), want)
+		}
+		if err := db.Outbox().Enqueue(ctx, outboxDM("acme:late"), other("globex:1")); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(now.Add(time.Second), 10, 2))
+		if want := []string{"globex:1"}; !slices.Equal(keys(got), want) {
+			t.Fatalf("pass with acme's budget spent = %v, want %v", keys(got), want)
+		}
+		if n := dueNow(now.Add(time.Second)); n != 0 {
+			t.Errorf("%d messages still due after the pass; want acme's moved to its window's end", n)
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(now.Add(15*time.Minute-time.Second), 10, 2))
+		if len(got.Messages) != 0 {
+			t.Errorf("pass before acme's window ends = %v, want nothing", keys(got))
+		}
+		// The new window: acme sends 2 more, in enqueue order; then X
+		// answers 429 for acme for half an hour.
+		end := now.Add(15 * time.Minute)
+		got, _ = db.Outbox().Claim(ctx, claimReq(end, 10, 2))
+		if want := []string{"acme:2", "acme:3"}; !slices.Equal(keys(got), want) {
+			t.Fatalf("pass in acme's next window = %v, want %v", keys(got), want)
+		}
+		blockedUntil := end.Add(30 * time.Minute)
+		m := got.Messages[1] // acme:3
+		if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m.ID, Claim: m.Claim, Outcome: outbox.OutcomeRateLimited, Now: end,
+			Next: blockedUntil, Block: outbox.AccountBudgetKey("acme")}); err != nil {
+			t.Fatal(err)
+		}
+		next := end.Add(15 * time.Minute) // a window later: the budget is back, the block is not
+		got, _ = db.Outbox().Claim(ctx, claimReq(next, 10, 2))
+		if len(got.Messages) != 0 {
+			t.Errorf("pass while acme is blocked = %v, want nothing", keys(got))
+		}
+		if n := dueNow(next); n != 0 {
+			t.Errorf("%d messages still due while acme is blocked; want them moved to the block's end", n)
+		}
+		got, _ = db.Outbox().Claim(ctx, claimReq(blockedUntil, 10, 2))
+		if want := []string{"acme:3", "acme:4"}; !slices.Equal(keys(got), want) {
+			t.Errorf("pass once the block ends = %v, want %v", keys(got), want)
 		}
 	})
 }
