@@ -65,6 +65,45 @@ type DB struct {
 	now    func() time.Time
 	log    *slog.Logger
 	sealer Sealer
+	// outboxPending is called after a transaction that enqueued a
+	// message to send has committed (OnOutboxPending).
+	outboxPending func()
+}
+
+// OnOutboxPending sets what to call once a transaction that enqueued an
+// outbox message to send (not one collapsed at once) has committed: the
+// sender's wake-up. Set it before the database is used.
+func (db *DB) OnOutboxPending(fn func()) { db.outboxPending = fn }
+
+// txNotes is what a transaction did that others wait for; they are told
+// once it commits (afterCommit).
+type txNotes struct {
+	outboxPending bool
+}
+
+type notesKey struct{}
+
+// withNotes starts the notes of a new transaction.
+func withNotes(ctx context.Context) (context.Context, *txNotes) {
+	n := &txNotes{}
+	return context.WithValue(ctx, notesKey{}, n), n
+}
+
+// noteOutboxPending records that the transaction in ctx enqueued a message
+// to send.
+func (db *DB) noteOutboxPending(ctx context.Context) {
+	if n, ok := ctx.Value(notesKey{}).(*txNotes); ok {
+		n.outboxPending = true
+	} else if db.outboxPending != nil {
+		db.outboxPending()
+	}
+}
+
+// afterCommit tells those waiting what a committed transaction did.
+func (db *DB) afterCommit(n *txNotes) {
+	if n.outboxPending && db.outboxPending != nil {
+		db.outboxPending()
+	}
 }
 
 // Open connects to the database named by driver and dsn. It does not
@@ -272,6 +311,16 @@ func (db *DB) inTx(ctx context.Context, urgent bool, fn func(ctx context.Context
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
+	ctx, notes := withNotes(ctx)
+	if err := db.runTx(ctx, urgent, fn); err != nil {
+		return err
+	}
+	db.afterCommit(notes)
+	return nil
+}
+
+// runTx is inTx for a transaction that is not nested.
+func (db *DB) runTx(ctx context.Context, urgent bool, fn func(ctx context.Context) error) error {
 	if db.wal != nil {
 		// Committed without fsync, then synced once the writer is free.
 		n, err := db.sqliteTx(ctx, urgent, fn)
@@ -325,8 +374,12 @@ func (db *DB) inUnsyncedTx(ctx context.Context, lockTimeout time.Duration, fn fu
 	if db.wal == nil {
 		return db.inTx(ctx, false, fn)
 	}
-	_, err := db.sqliteTx(ctx, false, fn)
-	return err
+	ctx, notes := withNotes(ctx)
+	if _, err := db.sqliteTx(ctx, false, fn); err != nil {
+		return err
+	}
+	db.afterCommit(notes)
+	return nil
 }
 
 // sqliteTx runs fn in a transaction on SQLite's writer with

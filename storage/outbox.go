@@ -130,9 +130,12 @@ func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
 VALUES `)
 			args := make([]any, 0, len(part)*19)
 			for i := range part {
-				vals, err := s.values(tx, &part[i], now)
+				vals, pending, err := s.values(tx, &part[i], now)
 				if err != nil {
 					return err
+				}
+				if pending {
+					s.db.noteOutboxPending(ctx)
 				}
 				if i > 0 {
 					sb.WriteString(",")
@@ -153,19 +156,20 @@ VALUES `)
 	return nil
 }
 
-// values returns m's row for Enqueue's INSERT.
-func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, error) {
+// values returns m's row for Enqueue's INSERT, and whether it is to be
+// sent (not collapsed at once).
+func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, bool, error) {
 	collapse, err := encodeFollowUp(m.Collapse)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	onSent, err := encodeFollowUp(m.OnSent)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	onDMClosed, err := encodeFollowUp(m.OnDMClosed)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var (
 		buyer, linkKind string
@@ -187,14 +191,14 @@ func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, e
 		var collapsed []int64
 		err := tx.Raw(groupCollapsedSQL, m.Group).Scan(&collapsed).Error
 		if err != nil {
-			return nil, fmt.Errorf("look up group %q: %w", m.Group, err)
+			return nil, false, fmt.Errorf("look up group %q: %w", m.Group, err)
 		}
 		if len(collapsed) > 0 {
 			status, finished = outbox.StatusCollapsed, &now
 		}
 	}
 	return []any{m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,
-		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished}, nil
+		m.Group, collapse, onSent, onDMClosed, string(status), now, now, finished}, status == outbox.StatusPending, nil
 }
 
 // The queries on a group's messages also ask that grp is not the empty

@@ -438,3 +438,62 @@ func TestOutboxMessagesOfABlockedAccountWaitWithoutHoldingUpOthers(t *testing.T)
 		}
 	})
 }
+
+// The sender is woken once a transaction that enqueued something to send
+// commits, and not for a transaction that rolled back or whose messages
+// were collapsed at once into a post already made.
+func TestOutboxWakesTheSenderOnlyForCommittedMessagesToSend(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		wakes := 0
+		inTx := -1
+		db.OnOutboxPending(func() { wakes++ })
+		reply := func(key string) outbox.Message {
+			m := outboxDM(key)
+			m.Kind, m.RecipientID, m.InReplyTo, m.Group = outbox.KindReply, "", "1860000000000000002", "soldout:acme:tote"
+			return m
+		}
+		err := db.InTx(ctx, func(ctx context.Context) error {
+			for i := range 3 {
+				if err := db.Outbox().Enqueue(ctx, outboxDM(fmt.Sprintf("dm:%d", i))); err != nil {
+					return err
+				}
+			}
+			inTx = wakes
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inTx != 0 || wakes != 1 {
+			t.Fatalf("wakes before commit %d, after %d; want 0 then 1", inTx, wakes)
+		}
+		_ = db.InTx(ctx, func(ctx context.Context) error {
+			if err := db.Outbox().Enqueue(ctx, outboxDM("rolled-back")); err != nil {
+				return err
+			}
+			return errors.New("handler failed")
+		})
+		if wakes != 1 {
+			t.Errorf("a rolled-back enqueue woke the sender")
+		}
+		if err := db.Outbox().Enqueue(ctx, reply("reply:0")); err != nil {
+			t.Fatal(err)
+		}
+		if wakes != 2 {
+			t.Fatalf("wakes = %d after a reply to send, want 2", wakes)
+		}
+		if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET status = 'collapsed' WHERE msg_key = 'reply:0'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Outbox().Enqueue(ctx, reply("reply:1")); err != nil {
+			t.Fatal(err)
+		}
+		if m, _, _ := db.Outbox().Get(ctx, "reply:1"); m.Status != outbox.StatusCollapsed {
+			t.Fatalf("reply to a collapsed group is %s, want collapsed at once", m.Status)
+		}
+		if wakes != 2 {
+			t.Errorf("a reply collapsed at once woke the sender")
+		}
+	})
+}

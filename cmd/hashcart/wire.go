@@ -138,6 +138,11 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Now: now,
 		Log: log,
 	}
+	// The sender is woken when a committed transaction enqueued something
+	// to send, not after every inbox batch: during a drop most batches
+	// enqueue only sold-out answers that are collapsed at once, and the
+	// passes they woke, back to back, found nothing to send.
+	db.OnOutboxPending(s.sender.Wake)
 	s.bot = &bot.Bot{
 		Catalog:     s.catalog.Load,
 		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), Waitlist: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
@@ -205,7 +210,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Poll:        cfg.Intake.PollInterval.Duration,
 		MaxAttempts: cfg.Intake.MaxAttempts,
 		Log:         log,
-		Committed:   func() { s.sender.Wake(); s.tasks.Wake() },
+		Committed:   s.tasks.Wake,
 	}
 	return s, nil
 }
