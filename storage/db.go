@@ -65,20 +65,32 @@ type DB struct {
 	now    func() time.Time
 	log    *slog.Logger
 	sealer Sealer
-	// outboxPending is called after a transaction that enqueued a
-	// message to send has committed (OnOutboxPending).
-	outboxPending func()
+	// wake holds what to call after a transaction that enqueued work of
+	// each kind has committed (OnEnqueued).
+	wake [numWorkKinds]func()
 }
 
-// OnOutboxPending sets what to call once a transaction that enqueued an
-// outbox message to send (not one collapsed at once) has committed: the
-// sender's wake-up. Set it before the database is used.
-func (db *DB) OnOutboxPending(fn func()) { db.outboxPending = fn }
+// WorkKind names work that a transaction enqueues for a worker that
+// waits for it.
+type WorkKind int
 
-// txNotes is what a transaction did that others wait for; they are told
-// once it commits (afterCommit).
+const (
+	// OutboxWork is an outbox message to send (not one collapsed at once).
+	OutboxWork WorkKind = iota
+	// TaskWork is a payment provider task.
+	TaskWork
+	numWorkKinds
+)
+
+// OnEnqueued sets what to call once a transaction that enqueued work of
+// kind has committed: the worker's wake-up. Set it before the database is
+// used.
+func (db *DB) OnEnqueued(kind WorkKind, fn func()) { db.wake[kind] = fn }
+
+// txNotes is the work a transaction enqueued; its workers are woken once it
+// commits (afterCommit).
 type txNotes struct {
-	outboxPending bool
+	enqueued [numWorkKinds]bool
 }
 
 type notesKey struct{}
@@ -89,20 +101,22 @@ func withNotes(ctx context.Context) (context.Context, *txNotes) {
 	return context.WithValue(ctx, notesKey{}, n), n
 }
 
-// noteOutboxPending records that the transaction in ctx enqueued a message
-// to send.
-func (db *DB) noteOutboxPending(ctx context.Context) {
+// noteEnqueued records that the transaction in ctx enqueued work of kind.
+func (db *DB) noteEnqueued(ctx context.Context, kind WorkKind) {
 	if n, ok := ctx.Value(notesKey{}).(*txNotes); ok {
-		n.outboxPending = true
-	} else if db.outboxPending != nil {
-		db.outboxPending()
+		n.enqueued[kind] = true
+	} else if fn := db.wake[kind]; fn != nil {
+		fn()
 	}
 }
 
-// afterCommit tells those waiting what a committed transaction did.
+// afterCommit wakes the workers of the work a committed transaction
+// enqueued.
 func (db *DB) afterCommit(n *txNotes) {
-	if n.outboxPending && db.outboxPending != nil {
-		db.outboxPending()
+	for kind, enqueued := range n.enqueued {
+		if fn := db.wake[kind]; enqueued && fn != nil {
+			fn()
+		}
 	}
 }
 

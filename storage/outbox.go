@@ -135,7 +135,7 @@ VALUES `)
 					return err
 				}
 				if pending {
-					s.db.noteOutboxPending(ctx)
+					s.db.noteEnqueued(ctx, OutboxWork)
 				}
 				if i > 0 {
 					sb.WriteString(",")

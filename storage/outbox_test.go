@@ -447,7 +447,7 @@ func TestOutboxWakesTheSenderOnlyForCommittedMessagesToSend(t *testing.T) {
 		ctx := context.Background()
 		wakes := 0
 		inTx := -1
-		db.OnOutboxPending(func() { wakes++ })
+		db.OnEnqueued(storage.OutboxWork, func() { wakes++ })
 		reply := func(key string) outbox.Message {
 			m := outboxDM(key)
 			m.Kind, m.RecipientID, m.InReplyTo, m.Group = outbox.KindReply, "", "1860000000000000002", "soldout:acme:tote"

@@ -18,6 +18,7 @@ var _ commerce.TaskStore = (*Tasks)(nil)
 
 // EnqueueTask implements commerce.TaskStore: the task is recorded in ctx's
 // transaction, due at once, and a second task with the same key is ignored.
+// The TaskWork worker is woken once the transaction commits.
 func (s *Tasks) EnqueueTask(ctx context.Context, t commerce.ProviderTask, now time.Time) error {
 	if t.Key == "" || t.Kind == "" || t.BuyerID == "" {
 		return fmt.Errorf("enqueue provider task: key, kind and buyer are required: %w", commerce.ErrInvalid)
@@ -32,6 +33,7 @@ VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (task_key) DO NOTHING`,
 		t.Key, string(t.Kind), t.Provider, t.OrderID, t.BuyerID, deadline, now, now).Error; err != nil {
 		return fmt.Errorf("enqueue provider task %s: %w", t.Key, err)
 	}
+	s.db.noteEnqueued(ctx, TaskWork)
 	return nil
 }
 

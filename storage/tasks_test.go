@@ -138,3 +138,33 @@ func TestProviderTaskLeaseExpiryAndRetry(t *testing.T) {
 		}
 	})
 }
+
+// The task worker is woken once the transaction that enqueued a task has
+// committed (a buyer's "forget" enqueues one in the DM's transaction), not
+// before, and not for a transaction that rolled back.
+func TestEnqueuedTaskWakesItsWorkerAfterCommit(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		wakes, before := 0, -1
+		db.OnEnqueued(storage.TaskWork, func() { wakes++ })
+		err := db.InTx(ctx, func(ctx context.Context) error {
+			if err := db.Tasks().EnqueueTask(ctx, chargeTask("charge:HC-000001"), taskNow); err != nil {
+				return err
+			}
+			before = wakes
+			return nil
+		})
+		if err != nil || before != 0 || wakes != 1 {
+			t.Fatalf("wakes before commit %d, after %d (err %v); want 0 then 1", before, wakes, err)
+		}
+		_ = db.InTx(ctx, func(ctx context.Context) error {
+			if err := db.Tasks().EnqueueTask(ctx, chargeTask("charge:HC-000002"), taskNow); err != nil {
+				return err
+			}
+			return errors.New("rolled back")
+		})
+		if wakes != 1 {
+			t.Errorf("a rolled-back task woke the worker")
+		}
+	})
+}

@@ -103,13 +103,9 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 	pages.Opened = svc.db.Shop().MarkLinkOpened
 	pages.Mount(app)
 	mountMerchantPage(app, svc, cfg, log)
-	apply := func(ctx context.Context, o commerce.PaymentOutcome) error {
-		err := svc.checkout.Apply(ctx, o)
-		if err == nil {
-			svc.sender.Wake()
-		}
-		return err
-	}
+	// The messages a payment outcome enqueues wake the sender once
+	// committed (storage.OnEnqueued).
+	apply := svc.checkout.Apply
 	if svc.sandbox != nil {
 		(&webhooks.SandboxPages{Provider: svc.sandbox, Apply: apply, Log: log, Observer: observerOf(m)}).Mount(app)
 	}
@@ -125,11 +121,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 		sched.Observe = m.JobRun
 	}
 	expire := &jobs.ExpireHolds{Holds: svc.db.Shop(), Now: time.Now, Released: func(ctx context.Context, holds []commerce.Hold) (int, error) {
-		n, err := svc.bot.ServeReleased(ctx, holds, svc.db.InTx)
-		if n > 0 {
-			svc.sender.Wake()
-		}
-		return n, err
+		return svc.bot.ServeReleased(ctx, holds, svc.db.InTx)
 	}}
 	if err := sched.Add(cfg.Jobs.ExpireHolds, expire); err != nil {
 		return err

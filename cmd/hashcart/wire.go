@@ -142,7 +142,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	// to send, not after every inbox batch: during a drop most batches
 	// enqueue only sold-out answers that are collapsed at once, and the
 	// passes they woke, back to back, found nothing to send.
-	db.OnOutboxPending(s.sender.Wake)
+	db.OnEnqueued(storage.OutboxWork, s.sender.Wake)
 	s.bot = &bot.Bot{
 		Catalog:     s.catalog.Load,
 		Shop:        &commerce.Shop{Holds: db.Shop(), Carts: db.Shop(), Waitlist: db.Shop(), HoldFor: cfg.Checkout.Hold.Duration, Now: now},
@@ -189,18 +189,13 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
 		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log, Lease: cfg.Jobs.HandoffLease.Duration}
 	s.tasks = &jobs.ProviderTasks{Store: db.Tasks(), Runner: s.checkout, Now: now, Log: log, Finished: s.sender.Wake}
+	db.OnEnqueued(storage.TaskWork, s.tasks.Wake)
 	shop := forgettingShop{Shop: db.Shop(), db: db}
 	if _, ok := provider.(commerce.BuyerForgetter); ok {
 		shop.provider = provider.Name()
 	}
 	s.bot.Stores = shop
-	s.forget = func(ctx context.Context, buyerID string, now time.Time) error {
-		err := shop.Forget(ctx, buyerID, now)
-		if err == nil {
-			s.tasks.Wake()
-		}
-		return err
-	}
+	s.forget = shop.Forget // its provider task wakes s.tasks once committed
 	s.bot.Checkout = s.checkout
 	s.workers = &inbox.Workers{
 		Store:       db.Inbox(),
@@ -210,7 +205,6 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 		Poll:        cfg.Intake.PollInterval.Duration,
 		MaxAttempts: cfg.Intake.MaxAttempts,
 		Log:         log,
-		Committed:   s.tasks.Wake,
 	}
 	return s, nil
 }
