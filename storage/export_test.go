@@ -101,3 +101,6 @@ const (
 	PendingPrioritiesSQL = pendingPrioritiesSQL
 	DueAtPrioritySQL     = dueAtPrioritySQL
 )
+
+// InboxClaimSQL is the inbox's claim query, for plan tests.
+const InboxClaimSQL = inboxClaimSQL

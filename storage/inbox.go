@@ -197,6 +197,15 @@ func (s *Inbox) processBatch(ctx context.Context, limit int, handle func(context
 // its handlers fails.
 var errHandlerFailed = errors.New("a handler failed")
 
+// inboxClaimSQL takes due events in the order they became due: delivery
+// order for new events (their next attempt is their commit's time), and a
+// retried event when its backoff ends. It reads only due events
+// (inbox_events_due), however many wait out a backoff. Arguments: now, a
+// limit.
+const inboxClaimSQL = `SELECT * FROM inbox_events
+WHERE status = 'pending' AND next_attempt_at <= ?
+ORDER BY next_attempt_at, id LIMIT ?`
+
 func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool), savepoints bool) (int, error) {
 	claimed := 0
@@ -214,9 +223,7 @@ func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Con
 		tx := s.db.write(ctx)
 		now := s.db.Now()
 		var rows []inboxRow
-		err := tx.Raw(`SELECT * FROM inbox_events
-WHERE status = 'pending' AND next_attempt_at <= ?
-ORDER BY id LIMIT ?`+s.db.forUpdate(), now, limit).Scan(&rows).Error
+		err := tx.Raw(inboxClaimSQL+s.db.forUpdate(), now, limit).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}

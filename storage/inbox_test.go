@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -577,4 +578,68 @@ func lockingEvents(t *testing.T, db *storage.DB, n int, keys ...string) []inbox.
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// Events waiting out a retry backoff do not hold up new ones, however many
+// they are: new events are processed in delivery order, and a retried
+// event when its backoff ends. The claim reads only due events.
+func TestEventsBackingOffDoNotHoldUpNewOnes(t *testing.T) {
+	now := time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	storagetest.Each(t, storagetest.Options{Now: clock}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Inbox().InsertEvents(ctx, events(300, inbox.KindTweetCreate)); err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		failing := true
+		handle := func(ctx context.Context, ev inbox.Event) error {
+			seen = append(seen, ev.ID)
+			if failing {
+				return errors.New("offer store unavailable")
+			}
+			return nil
+		}
+		retry := func(ev inbox.Event, err error) (time.Time, bool) { return now.Add(time.Minute), false }
+		// drain runs passes (SQLite's hold at most 16 events) until one
+		// finds nothing due.
+		drain := func() (total int) {
+			for {
+				n, err := db.Inbox().ProcessDue(ctx, 500, handle, retry)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					return total
+				}
+				total += n
+			}
+		}
+		if n := drain(); n != 300 {
+			t.Fatalf("failing passes ran %d events, want 300", n)
+		}
+		failing = false
+		now = now.Add(time.Second)
+		fresh := []inbox.Event{{ID: "direct_message:1", ForUserID: "2244994945", Kind: inbox.KindDirectMessage, Payload: []byte(`{"id":"1"}`)},
+			{ID: "direct_message:2", ForUserID: "2244994945", Kind: inbox.KindDirectMessage, Payload: []byte(`{"id":"2"}`)}}
+		if _, err := db.Inbox().InsertEvents(ctx, fresh); err != nil {
+			t.Fatal(err)
+		}
+		seen = nil
+		if n, err := db.Inbox().ProcessDue(ctx, 10, handle, retry); err != nil || n != 2 {
+			t.Fatalf("pass with 300 events backing off = %d, %v; want the 2 new ones", n, err)
+		}
+		if !slices.Equal(seen, []string{"direct_message:1", "direct_message:2"}) {
+			t.Errorf("processed %v, want the new events in delivery order", seen)
+		}
+		now = now.Add(time.Minute)
+		seen = nil
+		if n := drain(); n != 300 || seen[0] != "tweet_create:1000" {
+			t.Errorf("after the backoff %d events ran, first %v; want the 300, in delivery order", n, seen[:min(len(seen), 1)])
+		}
+		plan := planOf(t, db, storage.InboxClaimSQL, now, int64(16))
+		if !strings.Contains(plan, "inbox_events_due") || !strings.Contains(plan, "next_attempt_at <") && !strings.Contains(plan, "next_attempt_at<") {
+			t.Errorf("claim plan:\n%s\nwant inbox_events_due bounded by next_attempt_at", plan)
+		}
+	})
 }

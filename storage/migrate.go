@@ -36,6 +36,7 @@ var migrations = []migration{
 	{14, "outbox x id index", outboxXIDSchema},
 	{15, "holds expiry index for bounded lookups only", holdsExpirySchema},
 	{16, "outbox ready and lease indexes", outboxReadySchema},
+	{17, "inbox due index", inboxDueSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.
