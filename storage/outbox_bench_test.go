@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/storage/storagetest"
 )
 
@@ -19,36 +20,11 @@ func BenchmarkOutboxClaimWithHistory(b *testing.B) {
 		b.Run(d, func(b *testing.B) {
 			db := storagetest.Open(b, d, storagetest.Options{})
 			ctx := context.Background()
-			now := time.Now().UTC().Add(time.Second) // after every enqueue
-			for i := range 22 {
-				msgs := make([]outbox.Message, 1000)
-				for j := range msgs {
-					msgs[j] = outboxDM(fmt.Sprintf("dm:%d", i*1000+j))
-				}
-				if err := db.Outbox().Enqueue(ctx, msgs...); err != nil {
-					b.Fatal(err)
-				}
-			}
+			enqueueDMs(b, db, "dm", 22_000)
 			if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET status = 'sent' WHERE id <= 20000`); err != nil {
 				b.Fatal(err)
 			}
-			req := claimReq(now, 20, 1_000_000)
-			req.SkipExpiry = true
-			req.Budget.PerApp = 1 << 30
-			for b.Loop() {
-				c, err := db.Outbox().Claim(ctx, req)
-				if err != nil || len(c.Messages) != 20 {
-					b.Fatalf("claim = %d messages, %v", len(c.Messages), err)
-				}
-				// Give the batch back so every pass claims from the same rows.
-				ids := make([]int64, len(c.Messages))
-				for i, m := range c.Messages {
-					ids[i] = m.ID
-				}
-				if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET status = 'pending', lease_until = NULL WHERE id IN ?`, ids); err != nil {
-					b.Fatal(err)
-				}
-			}
+			claimAndGiveBack(b, db)
 		})
 	}
 }
@@ -61,45 +37,48 @@ func BenchmarkOutboxClaimPastBackoff(b *testing.B) {
 		b.Run(d, func(b *testing.B) {
 			db := storagetest.Open(b, d, storagetest.Options{})
 			ctx := context.Background()
-			now := time.Now().UTC().Add(time.Second) // after every enqueue
-			for i := range 5 {
-				msgs := make([]outbox.Message, 1000)
-				for j := range msgs {
-					msgs[j] = outboxDM(fmt.Sprintf("dm:%d", i*1000+j))
-				}
-				if err := db.Outbox().Enqueue(ctx, msgs...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			due := make([]outbox.Message, 20)
-			for j := range due {
-				due[j] = outboxDM(fmt.Sprintf("due:%d", j))
-			}
-			if err := db.Outbox().Enqueue(ctx, due...); err != nil {
+			enqueueDMs(b, db, "dm", 5_000)
+			enqueueDMs(b, db, "due", 20)
+			backoff := time.Now().UTC().Add(time.Minute)
+			if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET next_attempt_at = ?, attempts = 1 WHERE msg_key NOT LIKE 'due:%'`, backoff); err != nil {
 				b.Fatal(err)
 			}
-			if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET next_attempt_at = ?, attempts = 1 WHERE msg_key NOT LIKE 'due:%'`, now.Add(time.Minute)); err != nil {
-				b.Fatal(err)
-			}
-			if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET next_attempt_at = ? WHERE msg_key LIKE 'due:%'`, now.Add(-time.Second)); err != nil {
-				b.Fatal(err)
-			}
-			req := claimReq(now, 20, 1_000_000)
-			req.SkipExpiry = true
-			req.Budget.PerApp = 1 << 30
-			for b.Loop() {
-				c, err := db.Outbox().Claim(ctx, req)
-				if err != nil || len(c.Messages) != 20 {
-					b.Fatalf("claim = %d messages, %v", len(c.Messages), err)
-				}
-				ids := make([]int64, len(c.Messages))
-				for i, m := range c.Messages {
-					ids[i] = m.ID
-				}
-				if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET status = 'pending', lease_until = NULL WHERE id IN ?`, ids); err != nil {
-					b.Fatal(err)
-				}
-			}
+			claimAndGiveBack(b, db)
 		})
+	}
+}
+
+// enqueueDMs enqueues n DMs keyed prefix:0, prefix:1, ...
+func enqueueDMs(b *testing.B, db *storage.DB, prefix string, n int) {
+	for start := 0; start < n; start += 1000 {
+		msgs := make([]outbox.Message, 0, 1000)
+		for i := start; i < min(start+1000, n); i++ {
+			msgs = append(msgs, outboxDM(fmt.Sprintf("%s:%d", prefix, i)))
+		}
+		if err := db.Outbox().Enqueue(context.Background(), msgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// claimAndGiveBack times claim passes of 20 due messages, each batch put
+// back afterwards so that every pass claims from the same rows.
+func claimAndGiveBack(b *testing.B, db *storage.DB) {
+	ctx := context.Background()
+	req := claimReq(time.Now().UTC().Add(time.Second), 20, 1_000_000) // after every enqueue
+	req.SkipExpiry = true
+	req.Budget.PerApp = 1 << 30
+	for b.Loop() {
+		c, err := db.Outbox().Claim(ctx, req)
+		if err != nil || len(c.Messages) != 20 {
+			b.Fatalf("claim = %d messages, %v", len(c.Messages), err)
+		}
+		ids := make([]int64, len(c.Messages))
+		for i, m := range c.Messages {
+			ids[i] = m.ID
+		}
+		if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET status = 'pending', lease_until = NULL WHERE id IN ?`, ids); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
