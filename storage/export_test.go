@@ -104,3 +104,6 @@ const (
 
 // InboxClaimSQL is the inbox's claim query, for plan tests.
 const InboxClaimSQL = inboxClaimSQL
+
+// ExpireSQL is the outbox's expiry query, for plan tests.
+const ExpireSQL = expireSQL

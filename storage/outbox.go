@@ -257,6 +257,11 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		if err != nil {
 			return err
 		}
+		rows, expired, err = s.expireLinks(tx, rows, now)
+		if err != nil {
+			return err
+		}
+		out.Expired = append(out.Expired, expired...)
 		outOfBudget := map[string]bool{}
 		// Leases are written in one UPDATE per run of claimed rows rather
 		// than one per row (fewer statements on the single writer); they
@@ -497,31 +502,59 @@ func (s *Outbox) dueIndexHint(alias string) string {
 	return alias + "status IN ('pending', 'sending') AND "
 }
 
-// expire gives up unsent messages created at or before tooOld and those
-// whose link has expired.
+// expire gives up unsent messages created at or before tooOld, read from
+// outbox_messages_age: only those. (Messages whose link has expired are
+// given up when a pass meets them: expireLinks.)
 func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, error) {
 	var rows []outboxRow
-	err := tx.Raw(`SELECT * FROM outbox_messages
-WHERE `+s.dueIndexHint("")+`(status = 'pending' OR (status = 'sending' AND lease_until <= ?))
-AND (created_at <= ? OR (link_expires_at IS NOT NULL AND link_expires_at <= ?))
-ORDER BY id LIMIT ?`+s.db.forUpdate(), now, tooOld, now, expireLimit).Scan(&rows).Error
+	err := tx.Raw(expireSQL+s.db.forUpdate(), tooOld, now, expireLimit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("select expired: %w", err)
 	}
-	var out []outbox.Expired
+	return s.giveUp(tx, rows, now, "too old")
+}
+
+// expireSQL selects messages to give up for their age: waiting, or sent
+// by a sender whose lease ran out. Arguments: the oldest creation time
+// kept, now, a limit.
+const expireSQL = `SELECT * FROM outbox_messages
+WHERE status IN ('pending', 'sending') AND created_at <= ? AND (status = 'pending' OR lease_until <= ?)
+ORDER BY created_at LIMIT ?`
+
+// expireLinks gives up those of rows whose link has expired (a message is
+// refused at send time then anyway) and returns the others.
+func (s *Outbox) expireLinks(tx *gorm.DB, rows []outboxRow, now time.Time) ([]outboxRow, []outbox.Expired, error) {
+	var expired, keep []outboxRow
 	for _, r := range rows {
-		linkExpired := r.LinkExpiresAt != nil && !r.LinkExpiresAt.After(now) && r.CreatedAt.After(tooOld)
-		reason := "too old"
-		if linkExpired {
-			reason = "link expired"
+		if r.LinkExpiresAt != nil && !r.LinkExpiresAt.After(now) {
+			expired = append(expired, r)
+		} else {
+			keep = append(keep, r)
 		}
-		err := tx.Exec(`UPDATE outbox_messages SET status = 'expired', lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ?`,
-			now, reason, r.ID).Error
-		if err != nil {
-			return nil, fmt.Errorf("expire: %w", err)
-		}
-		out = append(out, outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
-			CreatedAt: r.CreatedAt.UTC(), LinkExpired: linkExpired})
+	}
+	if len(expired) == 0 {
+		return rows, nil, nil
+	}
+	out, err := s.giveUp(tx, expired, now, "link expired")
+	return keep, out, err
+}
+
+// giveUp marks rows expired for reason.
+func (s *Outbox) giveUp(tx *gorm.DB, rows []outboxRow, now time.Time, reason string) ([]outbox.Expired, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(rows))
+	out := make([]outbox.Expired, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+		out[i] = outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
+			CreatedAt: r.CreatedAt.UTC(), LinkExpired: reason == "link expired"}
+	}
+	err := tx.Exec(`UPDATE outbox_messages SET status = 'expired', lease_until = NULL, finished_at = ?, last_error = ? WHERE id IN ?`,
+		now, reason, ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("expire: %w", err)
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashcart/hashcart/bot/outbox"
+	"github.com/hashcart/hashcart/commerce"
 	"github.com/hashcart/hashcart/storage"
 	"github.com/hashcart/hashcart/storage/storagetest"
 )
@@ -494,6 +495,57 @@ func TestOutboxWakesTheSenderOnlyForCommittedMessagesToSend(t *testing.T) {
 		}
 		if wakes != 2 {
 			t.Errorf("a reply collapsed at once woke the sender")
+		}
+	})
+}
+
+// A pass gives up messages older than MaxAge, reading only those, and a
+// due message whose link has expired without taking budget for it; the
+// other waiting messages stay as they were.
+func TestOutboxGivesUpOldMessagesAndExpiredLinks(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		var waiting []outbox.Message
+		for i := range 50 {
+			waiting = append(waiting, outboxDM(fmt.Sprintf("waiting:%d", i)))
+		}
+		old, linked := outboxDM("old"), outboxDM("linked")
+		linked.Text = "Pay here: " + outbox.LinkPlaceholder
+		linked.Link = &outbox.Link{BuyerID: "42", Target: commerce.LinkTarget{Kind: commerce.LinkHold, ID: 7}, ExpiresAt: now.Add(15 * time.Minute)}
+		if err := db.Outbox().Enqueue(ctx, append([]outbox.Message{old, linked}, waiting...)...); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET created_at = ? WHERE msg_key = 'old'`, now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET next_attempt_at = ? WHERE msg_key LIKE 'waiting:%'`, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(20 * time.Minute) // past the link's expiry, within MaxAge for all but "old"
+		c, err := db.Outbox().Claim(ctx, claimReq(at, 10, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons := map[string]bool{}
+		for _, e := range c.Expired {
+			reasons[e.Key] = e.LinkExpired
+		}
+		if len(c.Messages) != 0 || len(reasons) != 2 || reasons["old"] || !reasons["linked"] {
+			t.Fatalf("pass claimed %d and gave up %v; want nothing claimed, old given up for its age and linked for its link", len(c.Messages), reasons)
+		}
+		if n := db.CountForTest(ctx, `SELECT COUNT(*) FROM outbox_messages WHERE status = 'pending'`); n != 50 {
+			t.Errorf("%d messages still waiting, want 50", n)
+		}
+		// The account's budget (1) was not spent on the expired link.
+		if err := db.ExecForTest(ctx, `UPDATE outbox_messages SET next_attempt_at = ? WHERE msg_key = 'waiting:0'`, at); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := db.Outbox().Claim(ctx, claimReq(at, 10, 1)); len(c.Messages) != 1 {
+			t.Errorf("next pass claimed %d, want waiting:0 within the budget of 1", len(c.Messages))
+		}
+		if plan := planOf(t, db, storage.ExpireSQL, at, at, int64(500)); !strings.Contains(plan, "outbox_messages_age") {
+			t.Errorf("expiry plan:\n%s\nwant outbox_messages_age", plan)
 		}
 	})
 }
