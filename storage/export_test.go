@@ -105,5 +105,5 @@ const (
 // InboxClaimSQL is the inbox's claim query, for plan tests.
 const InboxClaimSQL = inboxClaimSQL
 
-// ExpireSQL is the outbox's expiry query, for plan tests.
-const ExpireSQL = expireSQL
+// OldestWaitingSQL is the outbox expiry's query, for plan tests.
+const OldestWaitingSQL = oldestWaitingSQL

@@ -37,7 +37,6 @@ var migrations = []migration{
 	{15, "holds expiry index for bounded lookups only", holdsExpirySchema},
 	{16, "outbox ready and lease indexes", outboxReadySchema},
 	{17, "inbox due index", inboxDueSchema},
-	{18, "outbox age index", outboxAgeSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

@@ -502,24 +502,60 @@ func (s *Outbox) dueIndexHint(alias string) string {
 	return alias + "status IN ('pending', 'sending') AND "
 }
 
-// expire gives up unsent messages created at or before tooOld, read from
-// outbox_messages_age: only those. (Messages whose link has expired are
-// given up when a pass meets them: expireLinks.)
+// expire gives up unsent messages created at or before tooOld. Messages
+// are numbered in the order they are enqueued, so within a priority the
+// oldest come first in outbox_messages_due: the walk of each priority
+// stops at the first message young enough to keep, and reads only the old
+// ones and that one. (It read every waiting message once a second: 1.3 ms
+// a pass at 5,000.) Messages whose link has expired are given up when a
+// claim meets them (expireLinks).
 func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, error) {
-	var rows []outboxRow
-	err := tx.Raw(expireSQL+s.db.forUpdate(), tooOld, now, expireLimit).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("select expired: %w", err)
+	var priorities []int
+	if err := tx.Raw(waitingPrioritiesSQL).Scan(&priorities).Error; err != nil {
+		return nil, fmt.Errorf("select waiting priorities: %w", err)
 	}
-	return s.giveUp(tx, rows, now, "too old")
+	var old []outboxRow
+	for _, p := range priorities {
+		for afterID := int64(0); len(old) < expireLimit; {
+			var rows []outboxRow
+			if err := tx.Raw(oldestWaitingSQL, p, afterID, expireStep).Scan(&rows).Error; err != nil {
+				return nil, fmt.Errorf("select expired: %w", err)
+			}
+			young := false
+			for _, r := range rows {
+				if r.CreatedAt.After(tooOld) {
+					young = true
+					break
+				}
+				if r.Status == string(outbox.StatusSending) && r.LeaseUntil != nil && r.LeaseUntil.After(now) {
+					continue // being sent now
+				}
+				old = append(old, r)
+			}
+			if young || len(rows) < expireStep {
+				break
+			}
+			afterID = rows[len(rows)-1].ID
+		}
+	}
+	return s.giveUp(tx, old[:min(len(old), expireLimit)], now, "too old")
 }
 
-// expireSQL selects messages to give up for their age: waiting, or sent
-// by a sender whose lease ran out. Arguments: the oldest creation time
-// kept, now, a limit.
-const expireSQL = `SELECT * FROM outbox_messages
-WHERE status IN ('pending', 'sending') AND created_at <= ? AND (status = 'pending' OR lease_until <= ?)
-ORDER BY created_at LIMIT ?`
+// expireStep is how many messages the expiry reads at a time.
+const expireStep = 16
+
+const (
+	// waitingPrioritiesSQL lists the priorities of waiting messages (as
+	// pendingPrioritiesSQL, over outbox_messages_due).
+	waitingPrioritiesSQL = `WITH RECURSIVE p(v) AS (
+	SELECT (SELECT priority FROM outbox_messages WHERE status IN ('pending', 'sending') ORDER BY priority LIMIT 1)
+	UNION ALL
+	SELECT (SELECT priority FROM outbox_messages WHERE status IN ('pending', 'sending') AND priority > p.v ORDER BY priority LIMIT 1) FROM p WHERE p.v IS NOT NULL
+) SELECT v FROM p WHERE v IS NOT NULL`
+	// oldestWaitingSQL reads a priority's waiting messages in enqueue
+	// order. Arguments: priority, the last id read, a limit.
+	oldestWaitingSQL = `SELECT * FROM outbox_messages WHERE status IN ('pending', 'sending') AND priority = ? AND id > ? ORDER BY id LIMIT ?`
+)
 
 // expireLinks gives up those of rows whose link has expired (a message is
 // refused at send time then anyway) and returns the others.
@@ -539,22 +575,30 @@ func (s *Outbox) expireLinks(tx *gorm.DB, rows []outboxRow, now time.Time) ([]ou
 	return keep, out, err
 }
 
-// giveUp marks rows expired for reason.
+// giveUp marks rows expired for reason, and returns those it marked.
 func (s *Outbox) giveUp(tx *gorm.DB, rows []outboxRow, now time.Time, reason string) ([]outbox.Expired, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
 	ids := make([]int64, len(rows))
-	out := make([]outbox.Expired, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
-		out[i] = outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
-			CreatedAt: r.CreatedAt.UTC(), LinkExpired: reason == "link expired"}
 	}
-	err := tx.Exec(`UPDATE outbox_messages SET status = 'expired', lease_until = NULL, finished_at = ?, last_error = ? WHERE id IN ?`,
-		now, reason, ids).Error
+	// Rows read without a lock: only those still unsent are given up (a
+	// sender may have finished one meanwhile).
+	var marked []int64
+	err := tx.Raw(`UPDATE outbox_messages SET status = 'expired', lease_until = NULL, finished_at = ?, last_error = ?
+WHERE id IN ? AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) RETURNING id`,
+		now, reason, ids, now).Scan(&marked).Error
 	if err != nil {
 		return nil, fmt.Errorf("expire: %w", err)
+	}
+	var out []outbox.Expired
+	for _, r := range rows {
+		if slices.Contains(marked, r.ID) {
+			out = append(out, outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
+				CreatedAt: r.CreatedAt.UTC(), LinkExpired: reason == "link expired"})
+		}
 	}
 	return out, nil
 }

@@ -67,11 +67,3 @@ const outboxReadySchema = `
 CREATE INDEX outbox_messages_ready ON outbox_messages (priority, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX outbox_messages_leased ON outbox_messages (lease_until) WHERE status = 'sending';
 `
-
-// outboxAgeSchema lets the once-a-second expiry read only the messages old
-// enough to give up: it read every waiting message (1.3 ms a pass at
-// 5,000, on SQLite's one writer), now it reads those. Messages whose link
-// has expired are given up when a claim meets them instead.
-const outboxAgeSchema = `
-CREATE INDEX outbox_messages_age ON outbox_messages (created_at) WHERE status IN ('pending', 'sending');
-`
