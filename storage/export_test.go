@@ -98,8 +98,8 @@ const (
 // The outbox's due queries, for plan tests.
 const (
 	LapsedSQL            = lapsedSQL
-	PendingPrioritiesSQL = pendingPrioritiesSQL
-	DueAtPrioritySQL     = dueAtPrioritySQL
+	DueSQL               = dueSQL
+	WaitingPrioritiesSQL = waitingPrioritiesSQL
 )
 
 // InboxClaimSQL is the inbox's claim query, for plan tests.

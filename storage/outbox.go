@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -315,29 +316,22 @@ const (
 	// Arguments: now, then outOfBudgetSQL's, then a limit.
 	lapsedSQL = `SELECT * FROM outbox_messages m WHERE m.status = 'sending' AND m.lease_until <= ? AND ` + outOfBudgetSQL + `
 ORDER BY m.lease_until LIMIT ?`
-	// A walk down outbox_messages_ready, one step a priority.
-	// (ORDER BY and LIMIT rather than MIN: PostgreSQL's plan for MIN can
-	// read the whole index while the table looks small.)
-	pendingPrioritiesSQL = `WITH RECURSIVE p(v) AS (
-	SELECT (SELECT priority FROM outbox_messages WHERE status = 'pending' ORDER BY priority LIMIT 1)
-	UNION ALL
-	SELECT (SELECT priority FROM outbox_messages WHERE status = 'pending' AND priority > p.v ORDER BY priority LIMIT 1) FROM p WHERE p.v IS NOT NULL
-) SELECT v FROM p WHERE v IS NOT NULL`
-	// Arguments: priority, now, the next attempt and id of the last row
-	// read before (to read on after it), a limit.
-	dueAtPrioritySQL = `SELECT * FROM outbox_messages m WHERE m.status = 'pending' AND m.priority = ? AND m.next_attempt_at <= ?
-AND (m.next_attempt_at, m.id) > (?, ?)
-ORDER BY m.next_attempt_at, m.id LIMIT ?`
+	// dueSQL reads pending messages in sending order from
+	// outbox_messages_ready: those whose next attempt is to come are
+	// passed over in the index, never read from the table. Arguments: now;
+	// the priority, next attempt and id of the last row read before (to
+	// read on after it); a limit.
+	dueSQL = `SELECT * FROM outbox_messages m WHERE m.status = 'pending' AND m.next_attempt_at <= ?
+AND (m.priority, m.next_attempt_at, m.id) > (?, ?, ?)
+ORDER BY m.priority, m.next_attempt_at, m.id LIMIT ?`
 )
 
 // dueRows returns up to req.Limit messages to claim, in sending order:
 // lower priority first; within a priority, messages whose lease ran out
 // (a sender stopped without an outcome; looked for only when
 // req.SkipExpiry is not set), then pending ones by the time they became
-// due. Each query reads only due rows (outbox_messages_ready,
-// outbox_messages_leased), however many messages wait: one query lists the
-// priorities that have pending messages, then one a priority reads its due
-// ones until the batch is full.
+// due. Both queries read only due rows from the table (dueSQL,
+// outbox_messages_leased), however many messages wait out a backoff.
 //
 // A due message of an account that X has blocked, or whose window's budget
 // is spent, is not sendable before the block or the window ends: its next
@@ -365,39 +359,36 @@ func (s *Outbox) dueRows(tx *gorm.DB, now, cutoff time.Time, req outbox.ClaimReq
 			return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
 		})
 	}
-	// The priorities that have pending messages, lowest first.
-	var priorities []int
-	err := tx.Raw(pendingPrioritiesSQL).Scan(&priorities).Error
-	if err != nil {
-		return nil, fmt.Errorf("select pending priorities: %w", err)
+	var pending []outboxRow
+	afterPriority, afterAt, afterID := math.MinInt32, time.Time{}, int64(0) // priorities are INTEGER columns
+	for len(pending) < req.Limit {
+		want := req.Limit - len(pending)
+		var due []outboxRow
+		err := tx.Raw(dueSQL+s.db.forUpdate(), now, afterPriority, afterAt, afterID, want).Scan(&due).Error
+		if err != nil {
+			return nil, fmt.Errorf("select due: %w", err)
+		}
+		deferred, err := s.deferBlocked(tx, due, req.Budget, budgets)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range due {
+			if !deferred[r.ID] {
+				pending = append(pending, r)
+			}
+		}
+		if len(due) < want || len(deferred) == 0 {
+			break // no more due messages, or the batch is full
+		}
+		last := due[len(due)-1]
+		afterPriority, afterAt, afterID = last.Priority, last.NextAttemptAt, last.ID
 	}
-	rows := make([]outboxRow, 0, req.Limit)
-	for _, p := range priorities {
-		for len(lapsed) > 0 && lapsed[0].Priority <= p {
+	rows := make([]outboxRow, 0, len(pending)+len(lapsed))
+	for _, r := range pending {
+		for len(lapsed) > 0 && lapsed[0].Priority <= r.Priority {
 			rows, lapsed = append(rows, lapsed[0]), lapsed[1:]
 		}
-		afterAt, afterID := time.Time{}, int64(0)
-		for len(rows) < req.Limit {
-			want := req.Limit - len(rows)
-			var due []outboxRow
-			err = tx.Raw(dueAtPrioritySQL+s.db.forUpdate(), p, now, afterAt, afterID, want).Scan(&due).Error
-			if err != nil {
-				return nil, fmt.Errorf("select due: %w", err)
-			}
-			deferred, err := s.deferBlocked(tx, due, req.Budget, budgets)
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range due {
-				if !deferred[r.ID] {
-					rows = append(rows, r)
-				}
-			}
-			if len(due) < want || len(deferred) == 0 {
-				break // this priority has no more due messages, or the batch is full
-			}
-			afterAt, afterID = due[len(due)-1].NextAttemptAt, due[len(due)-1].ID
-		}
+		rows = append(rows, r)
 	}
 	rows = append(rows, lapsed...)
 	return rows[:min(len(rows), req.Limit)], nil
@@ -545,8 +536,10 @@ func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, e
 const expireStep = 16
 
 const (
-	// waitingPrioritiesSQL lists the priorities of waiting messages (as
-	// pendingPrioritiesSQL, over outbox_messages_due).
+	// waitingPrioritiesSQL lists the priorities of waiting messages, lowest
+	// first: a walk down outbox_messages_due, one step a priority. (ORDER
+	// BY and LIMIT rather than MIN: PostgreSQL's plan for MIN can read the
+	// whole index while the table looks small.)
 	waitingPrioritiesSQL = `WITH RECURSIVE p(v) AS (
 	SELECT (SELECT priority FROM outbox_messages WHERE status IN ('pending', 'sending') ORDER BY priority LIMIT 1)
 	UNION ALL
