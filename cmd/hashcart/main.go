@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -59,10 +60,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		setGCPercent()
 		return serveCmd(ctx, rest, stderr)
 	case "demo":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		setGCPercent()
 		return demoCmd(ctx, rest, stdout, stderr)
 	case "check":
 		return checkCmd(rest, stdout, stderr)
@@ -107,4 +110,20 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
 		return false
 	}
 	return true
+}
+
+// serverGCPercent is the garbage collector's target for the server: the
+// heap may grow to 5 times the live data between collections (Go's default
+// is 2 times). A server's live heap is small (tens of MB) and every
+// delivery allocates, so collections ran often, and their work fell on the
+// goroutines that acknowledge deliveries. Measured on the 2-core machine,
+// intake at 5,000 deliveries/s on SQLite: p99 6.5-8.4 ms against 8.6-11.3
+// ms at the default (6 runs each, alternated), peak RSS 65-68 MB against
+// 53-60 MB. The GOGC environment variable, when set, wins.
+const serverGCPercent = 400
+
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
 }
