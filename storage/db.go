@@ -144,7 +144,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	db := &DB{driver: driver, now: opts.Now, log: opts.Logger, sealer: opts.Sealer}
 	switch driver {
 	case DriverSQLite:
-		w, err := gorm.Open(sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, false))}), gcfg)
+		w, err := gorm.Open(sqliteDialector{sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, false))}).(*sqlite.Dialector)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %q: %w", dsn, err)
 		}
@@ -164,7 +164,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 			// connection (openSQLite); GORM's own statement cache is not
 			// used: it prepares on the pool, which deadlocks a transaction
 			// holding SQLite's only writer connection.
-			r, err := gorm.Open(sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, true))}), gcfg)
+			r, err := gorm.Open(sqliteDialector{sqlite.New(sqlite.Config{Conn: openSQLite(sqliteDSN(dsn, true))}).(*sqlite.Dialector)}, gcfg)
 			if err != nil {
 				return nil, fmt.Errorf("open sqlite %q for reading: %w", dsn, err)
 			}
@@ -177,7 +177,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 			db.r = r
 		}
 	case DriverPostgres:
-		g, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), gcfg)
+		g, err := gorm.Open(postgresDialector{postgres.New(postgres.Config{DSN: dsn}).(*postgres.Dialector)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -230,6 +230,20 @@ func (db *DB) useWALSync(ctx context.Context) error {
 	}
 	return fmt.Errorf("sqlite: no file for the main database")
 }
+
+// sqliteDialector and postgresDialector are the drivers' dialects with an
+// Explain that returns the statement as it is, without its values. GORM's
+// Scan records each statement for the logger, formatting the values into
+// it whether anything logs it or not (hashcart's GORM logger discards
+// everything): 1.7% of the server's CPU in the intake benchmark. Statements
+// are logged, when they are, by hashcart itself, never with their values.
+type sqliteDialector struct{ *sqlite.Dialector }
+
+func (sqliteDialector) Explain(sql string, _ ...any) string { return sql }
+
+type postgresDialector struct{ *postgres.Dialector }
+
+func (postgresDialector) Explain(sql string, _ ...any) string { return sql }
 
 // ErrUnknownDriver is returned by Open for a driver other than sqlite or postgres.
 var ErrUnknownDriver = errors.New("unknown driver (use sqlite or postgres)")
