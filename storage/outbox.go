@@ -481,11 +481,12 @@ func (s *Outbox) claimRows(ctx context.Context, tx *gorm.DB, rows []outboxRow, r
 	return nil
 }
 
-// dueIndexHint is a condition that repeats what the due and expiry queries
-// ORs say, on SQLite, so that its planner uses the partial index
-// outbox_messages_due (it cannot infer it from the OR): without it every
-// pass read the whole outbox, sent history included, and sorted it.
-// PostgreSQL's planner needs no hint, and measured slower with it.
+// dueIndexHint is a condition that repeats what a query's status test
+// says, on SQLite, so that its planner uses the partial index
+// outbox_messages_due (it cannot infer it from an OR of statuses, or from
+// a single status): without it a query read the whole outbox, sent history
+// included. PostgreSQL's planner needs no hint, and measured slower with
+// it.
 func (s *Outbox) dueIndexHint(alias string) string {
 	if s.db.driver != DriverSQLite {
 		return ""
