@@ -146,8 +146,15 @@ func (d *Demo) liveParts(v pageView) (map[string]string, error) {
 	return parts, nil
 }
 
-// pollWait bounds a long poll; proxies and browsers keep such requests.
-const pollWait = 25 * time.Second
+// pollWait bounds a long poll. It is short because a poll the browser
+// gave up (the page navigated away) holds its connection until it ends:
+// the handler runs behind Fiber's net/http adaptor, which does not tell it
+// that the client left. After a few quick navigations (a checkout, the
+// sandbox's payment page, back) the browser's connections to the host
+// were all held, and the page's next poll waited for one: at 25 s an
+// order reached the merchant pane 25 s late, and the demo's browser test
+// failed now and then.
+const pollWait = 8 * time.Second
 
 // live answers the page's long poll: once the state differs from version
 // v (at once if it already does, else at the next change or after
