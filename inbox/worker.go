@@ -26,10 +26,6 @@ type Workers struct {
 	MaxAttempts int
 	Now         func() time.Time
 	Log         *slog.Logger
-	// Committed, when set, is called after a batch that handled events has
-	// committed: what the handlers wrote (messages in the outbox) is now
-	// visible to others, so this is where their consumers are woken.
-	Committed func()
 	// Handled, when set, is called after each handler run with the event's
 	// kind and the handler's result, for metrics. A nil result is counted
 	// before its transaction commits; should that commit fail, the event is
@@ -96,9 +92,6 @@ func (w *Workers) loop(ctx context.Context) {
 		n, err := w.Store.ProcessDue(context.WithoutCancel(ctx), w.Batch, w.handle, w.retry)
 		if err != nil {
 			w.Log.Error("inbox claim failed", "err", err)
-		}
-		if n > 0 && err == nil && w.Committed != nil {
-			w.Committed()
 		}
 		if n == w.Batch && err == nil && ctx.Err() == nil {
 			// More is probably waiting: keep going, and let another loop help.
