@@ -530,7 +530,7 @@ func (s *Outbox) expire(tx *gorm.DB, now, tooOld time.Time) ([]outbox.Expired, e
 			afterID = rows[len(rows)-1].ID
 		}
 	}
-	return s.giveUp(tx, old[:min(len(old), expireLimit)], now, "too old")
+	return s.giveUp(tx, old[:min(len(old), expireLimit)], now, false)
 }
 
 // expireStep is how many messages the expiry reads at a time.
@@ -565,14 +565,19 @@ func (s *Outbox) expireLinks(tx *gorm.DB, rows []outboxRow, now time.Time) ([]ou
 	if len(expired) == 0 {
 		return rows, nil, nil
 	}
-	out, err := s.giveUp(tx, expired, now, "link expired")
+	out, err := s.giveUp(tx, expired, now, true)
 	return keep, out, err
 }
 
-// giveUp marks rows expired for reason, and returns those it marked.
-func (s *Outbox) giveUp(tx *gorm.DB, rows []outboxRow, now time.Time, reason string) ([]outbox.Expired, error) {
+// giveUp marks rows expired, for their link or for their age, and returns
+// those it marked.
+func (s *Outbox) giveUp(tx *gorm.DB, rows []outboxRow, now time.Time, linkExpired bool) ([]outbox.Expired, error) {
 	if len(rows) == 0 {
 		return nil, nil
+	}
+	reason := "too old"
+	if linkExpired {
+		reason = "link expired"
 	}
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
@@ -587,11 +592,15 @@ WHERE id IN ? AND (status = 'pending' OR (status = 'sending' AND lease_until <= 
 	if err != nil {
 		return nil, fmt.Errorf("expire: %w", err)
 	}
+	done := make(map[int64]bool, len(marked))
+	for _, id := range marked {
+		done[id] = true
+	}
 	var out []outbox.Expired
 	for _, r := range rows {
-		if slices.Contains(marked, r.ID) {
+		if done[r.ID] {
 			out = append(out, outbox.Expired{Key: r.MsgKey, MerchantID: r.MerchantID, Kind: outbox.Kind(r.Kind),
-				CreatedAt: r.CreatedAt.UTC(), LinkExpired: reason == "link expired"})
+				CreatedAt: r.CreatedAt.UTC(), LinkExpired: linkExpired})
 		}
 	}
 	return out, nil
