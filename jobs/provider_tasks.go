@@ -24,9 +24,11 @@ type TaskRunner interface {
 // MaxAttempts attempts, or when the next attempt would come after a
 // charge's hold has ended, the task is given up (the buyer is told).
 //
-// Run it with Loop and call Wake after a commit that recorded a task: the
-// task then starts at once instead of at the next Poll. Several instances
-// may run it: a task is leased to one runner at a time.
+// Run it with Loop and call Wake after a commit that recorded a task (the
+// binary does it with storage.OnEnqueued): the task then starts at once
+// instead of at the next Poll. The messages a task's outcome enqueues wake
+// the outbox sender the same way. Several instances may run it: a task is
+// leased to one runner at a time.
 type ProviderTasks struct {
 	Store  commerce.TaskStore
 	Runner TaskRunner
@@ -41,9 +43,6 @@ type ProviderTasks struct {
 	Backoff, MaxBackoff time.Duration
 	// MaxAttempts bounds a task's attempts (6).
 	MaxAttempts int
-	// Finished, when set, is called after a task ended (its outcome
-	// committed): the caller wakes the outbox sender.
-	Finished func()
 
 	once sync.Once
 	wake chan struct{}
@@ -121,7 +120,6 @@ func (j *ProviderTasks) Run(ctx context.Context) (int, error) {
 			runErr := j.Runner.RunTask(ctx, t)
 			if runErr == nil {
 				ended++
-				j.finished()
 				continue
 			}
 			if ctx.Err() != nil {
@@ -136,7 +134,6 @@ func (j *ProviderTasks) Run(ctx context.Context) (int, error) {
 					return ended, err
 				}
 				ended++
-				j.finished()
 				continue
 			}
 			j.Log.Warn("provider task failed, will retry", "task", t.Key, "kind", t.Kind, "attempt", t.Attempts+1, "retry_in", wait, "err", runErr)
@@ -146,10 +143,4 @@ func (j *ProviderTasks) Run(ctx context.Context) (int, error) {
 		}
 	}
 	return ended, nil
-}
-
-func (j *ProviderTasks) finished() {
-	if j.Finished != nil {
-		j.Finished()
-	}
 }

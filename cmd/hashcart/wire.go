@@ -188,7 +188,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ser
 	}
 	s.handoff = &jobs.Handoff{Store: db.Orders(), Orders: db.Orders(), Endpoint: endpoints,
 		Client: &http.Client{Timeout: 15 * time.Second}, Now: now, Log: log, Lease: cfg.Jobs.HandoffLease.Duration}
-	s.tasks = &jobs.ProviderTasks{Store: db.Tasks(), Runner: s.checkout, Now: now, Log: log, Finished: s.sender.Wake}
+	s.tasks = &jobs.ProviderTasks{Store: db.Tasks(), Runner: s.checkout, Now: now, Log: log}
 	db.OnEnqueued(storage.TaskWork, s.tasks.Wake)
 	shop := forgettingShop{Shop: db.Shop(), db: db}
 	if _, ok := provider.(commerce.BuyerForgetter); ok {
