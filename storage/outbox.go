@@ -254,7 +254,7 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 		}
 		out.Expired = expired
 
-		rows, err := s.dueRows(tx, now, cutoff, req, budgets)
+		rows, err := s.dueRows(tx, now, req, budgets)
 		if err != nil {
 			return err
 		}
@@ -307,14 +307,12 @@ func (s *Outbox) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Cla
 	return out, nil
 }
 
-// The queries of dueRows. outOfBudgetSQL leaves out the messages of an
-// account that X has blocked or whose window's budget is spent (arguments:
-// now, window start, per-account budget).
+// The queries of dueRows. Which accounts may send is the budget ledger's
+// to say (budgetLedger.blockedUntil), not theirs.
 const (
-	outOfBudgetSQL = `NOT EXISTS (SELECT 1 FROM outbox_budgets b WHERE b.budget_key = 'account:' || m.merchant_id
-	AND ((b.blocked_until IS NOT NULL AND b.blocked_until > ?) OR (b.window_start > ? AND b.used >= ?)))`
-	// Arguments: now, then outOfBudgetSQL's, then a limit.
-	lapsedSQL = `SELECT * FROM outbox_messages m WHERE m.status = 'sending' AND m.lease_until <= ? AND ` + outOfBudgetSQL + `
+	// lapsedSQL reads messages whose lease ran out. Arguments: now, a
+	// limit.
+	lapsedSQL = `SELECT * FROM outbox_messages m WHERE m.status = 'sending' AND m.lease_until <= ?
 ORDER BY m.lease_until LIMIT ?`
 	// dueSQL reads pending messages in sending order from
 	// outbox_messages_ready: those whose next attempt is to come are
@@ -340,14 +338,13 @@ ORDER BY m.priority, m.next_attempt_at, m.id LIMIT ?`
 // every pass: a drop's answers past the account's budget, 550 of them,
 // took a sixth of the server's CPU with passes back to back.) Nothing is
 // read while the app's own budget is spent or blocked.
-func (s *Outbox) dueRows(tx *gorm.DB, now, cutoff time.Time, req outbox.ClaimRequest, budgets *budgetLedger) ([]outboxRow, error) {
-	if _, blocked, err := budgets.blockedUntil(outbox.AppBudgetKey, req.Budget.PerApp, req.Budget.Window); err != nil || blocked {
+func (s *Outbox) dueRows(tx *gorm.DB, now time.Time, req outbox.ClaimRequest, budgets *budgetLedger) ([]outboxRow, error) {
+	if _, blocked, err := budgets.blockedUntil(outbox.AppBudgetKey, req.Budget.PerApp); err != nil || blocked {
 		return nil, err
 	}
 	var lapsed []outboxRow
 	if !req.SkipExpiry {
-		err := tx.Raw(lapsedSQL+s.db.forUpdate(),
-			now, now, cutoff, req.Budget.PerAccount, req.Limit).Scan(&lapsed).Error
+		err := tx.Raw(lapsedSQL+s.db.forUpdate(), now, req.Limit).Scan(&lapsed).Error
 		if err != nil {
 			return nil, fmt.Errorf("select lapsed leases: %w", err)
 		}
@@ -400,7 +397,7 @@ func (s *Outbox) deferBlocked(tx *gorm.DB, due []outboxRow, budget outbox.Budget
 	var deferred map[int64]bool
 	byUntil := map[time.Time][]int64{}
 	for _, r := range due {
-		until, blocked, err := budgets.blockedUntil(outbox.AccountBudgetKey(r.MerchantID), budget.PerAccount, budget.Window)
+		until, blocked, err := budgets.blockedUntil(outbox.AccountBudgetKey(r.MerchantID), budget.PerAccount)
 		if err != nil {
 			return nil, err
 		}
@@ -672,18 +669,12 @@ func (l *budgetLedger) load(key string) (*budgetState, error) {
 // window that started at or before the cutoff is over, and the unit starts
 // a new one.
 func (l *budgetLedger) take(key string, limit int) (bool, error) {
-	b, err := l.load(key)
-	if err != nil {
+	if _, blocked, err := l.blockedUntil(key, limit); err != nil || blocked {
 		return false, err
 	}
-	if b.BlockedUntil != nil && b.BlockedUntil.After(l.now) {
-		return false, nil
-	}
+	b := l.keys[key] // loaded by blockedUntil
 	if !b.WindowStart.After(l.cutoff) {
 		b.WindowStart, b.Used = l.now, 0
-	}
-	if b.Used >= limit {
-		return false, nil
 	}
 	b.Used++
 	b.dirty = true
@@ -693,7 +684,7 @@ func (l *budgetLedger) take(key string, limit int) (bool, error) {
 // blockedUntil reports whether key can send nothing now, blocked by a 429
 // or with its window's budget (limit units a window) used up, and until
 // when.
-func (l *budgetLedger) blockedUntil(key string, limit int, window time.Duration) (time.Time, bool, error) {
+func (l *budgetLedger) blockedUntil(key string, limit int) (time.Time, bool, error) {
 	b, err := l.load(key)
 	if err != nil {
 		return time.Time{}, false, err
@@ -703,7 +694,7 @@ func (l *budgetLedger) blockedUntil(key string, limit int, window time.Duration)
 		until = b.BlockedUntil.UTC()
 	}
 	if b.WindowStart.After(l.cutoff) && b.Used >= limit {
-		until = later(until, b.WindowStart.Add(window).UTC())
+		until = later(until, b.WindowStart.Add(l.now.Sub(l.cutoff)).UTC()) // the cutoff is a window before now
 	}
 	return until, !until.IsZero(), nil
 }
