@@ -551,16 +551,17 @@ const (
 // expireLinks gives up those of rows whose link has expired (a message is
 // refused at send time then anyway) and returns the others.
 func (s *Outbox) expireLinks(tx *gorm.DB, rows []outboxRow, now time.Time) ([]outboxRow, []outbox.Expired, error) {
+	linkExpired := func(r outboxRow) bool { return r.LinkExpiresAt != nil && !r.LinkExpiresAt.After(now) }
+	if !slices.ContainsFunc(rows, linkExpired) {
+		return rows, nil, nil // the usual pass: nothing copied
+	}
 	var expired, keep []outboxRow
 	for _, r := range rows {
-		if r.LinkExpiresAt != nil && !r.LinkExpiresAt.After(now) {
+		if linkExpired(r) {
 			expired = append(expired, r)
 		} else {
 			keep = append(keep, r)
 		}
-	}
-	if len(expired) == 0 {
-		return rows, nil, nil
 	}
 	out, err := s.giveUp(tx, expired, now, true)
 	return keep, out, err
