@@ -13,13 +13,15 @@ type Store interface {
 	// as StatusSkipped.
 	InsertEvents(ctx context.Context, events []Event) (inserted int, err error)
 	// ProcessDue claims up to limit pending events whose next attempt is
-	// due, oldest first, in one transaction. Rows claimed by another
+	// due, oldest first, in transactions of a few events. Rows claimed by another
 	// instance are skipped, never waited for. For each event it calls
 	// handle with a context that joins the transaction; a nil result marks
 	// the event done in that transaction, an error undoes the handler's
 	// effects and records the failure, scheduling the event again at the
 	// time retry returns, or marking it dead when retry says so. It returns
-	// the number of events claimed.
+	// the number of events claimed: less than limit only when no more
+	// were due (or on an error), so that workers go on while a backlog
+	// lasts.
 	ProcessDue(ctx context.Context, limit int, handle func(ctx context.Context, ev Event) error,
 		retry func(ev Event, err error) (next time.Time, dead bool)) (int, error)
 }

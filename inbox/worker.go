@@ -17,7 +17,8 @@ type Workers struct {
 	Handler Handler
 	// Count is how many claim loops run in this process.
 	Count int
-	// Batch is how many events one transaction claims.
+	// Batch is how many events a loop handles per call of ProcessDue
+	// (the store splits them into transactions of its own size).
 	Batch int
 	// Poll is how often an idle worker looks for work it was not woken for
 	// (events stored by another instance, retries coming due).

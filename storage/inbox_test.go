@@ -643,3 +643,77 @@ func TestEventsBackingOffDoNotHoldUpNewOnes(t *testing.T) {
 		}
 	})
 }
+
+// TestABacklogDrainsWithoutWaitingForPolls: after a burst, the events
+// stored and not yet handled are worked off at once, not a batch per poll.
+// (On SQLite a call of ProcessDue handled one batch of 16 whatever the
+// limit, and the workers took that for the end of the backlog: after a
+// drop's burst the rest went at 16 events per worker per poll, about 250
+// a second, while shoppers waited for their links.)
+func TestABacklogDrainsWithoutWaitingForPolls(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		const n = 500
+		if _, err := db.Inbox().InsertEvents(ctx, events(n, inbox.KindTweetCreate)); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		handled := 0
+		all := make(chan struct{})
+		w := &inbox.Workers{
+			Store: db.Inbox(),
+			Handler: inbox.HandlerFunc(func(ctx context.Context, ev inbox.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if handled++; handled == n {
+					close(all)
+				}
+				return nil
+			}),
+			Count: 1, Batch: 100,
+			Poll: time.Hour, // a poll would come too late: only the backlog itself may keep the worker going
+			Log:  quiet,
+		}
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		defer func() { stop(); <-done }()
+		select {
+		case <-all:
+		case <-time.After(20 * time.Second):
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("%d of %d stored events handled; the rest wait for a poll", handled, n)
+		}
+		if left, _ := db.Inbox().CountWhere(ctx, "status = 'pending'"); left != 0 {
+			t.Fatalf("%d events still pending", left)
+		}
+	})
+}
+
+// TestHandlersGetEventsAsStored: what a worker hands the bot is what the
+// webhook stored, field for field, on both databases.
+func TestHandlersGetEventsAsStored(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 1, 17, 0, 0, 123456000, time.UTC)
+		want := inbox.Event{ID: "tweet_create:42", ForUserID: "2244994945", Kind: inbox.KindTweetCreate,
+			Payload: []byte(`{"id_str":"42","text":"#BuyNow ünïcode"}`), Users: []byte(`{"7":{"screen_name":"x"}}`), ReceivedAt: at}
+		if _, err := db.Inbox().InsertEvents(ctx, []inbox.Event{want}); err != nil {
+			t.Fatal(err)
+		}
+		var got []inbox.Event
+		n, err := db.Inbox().ProcessDue(ctx, 10, func(ctx context.Context, ev inbox.Event) error {
+			got = append(got, ev)
+			return nil
+		}, nil)
+		if err != nil || n != 1 || len(got) != 1 {
+			t.Fatalf("processed %d (%v), handed %d; want 1", n, err, len(got))
+		}
+		g := got[0]
+		if g.Seq == 0 || g.ID != want.ID || g.ForUserID != want.ForUserID || g.Kind != want.Kind || string(g.Payload) != string(want.Payload) ||
+			string(g.Users) != string(want.Users) || !g.ReceivedAt.Equal(at) || g.Attempts != 0 {
+			t.Fatalf("handed %+v\nstored %+v", g, want)
+		}
+	})
+}
