@@ -13,6 +13,7 @@
 #   PG_DSN_BASE="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 #   PSQL_ARGS="-h 127.0.0.1 -U postgres test"  SKIP_PG=1 (SQLite and bare only)
 #   PROFILE=1 (HASHCART_PPROF on each server; CPU profile of the measured window in the run dir)
+#   DRAIN_MAX=60 (seconds to wait, after a max-rate run, for the backlog to be processed)
 #   BENCH_DIR=/tmp/hashcart-bench  BASE_PORT=18400
 set -euo pipefail
 
@@ -141,6 +142,37 @@ db_rows() {
 	echo "$1: $rows" >>"$work/db_rows.txt"
 }
 
+# pending label driver dsn: inbox events not processed yet.
+pending() {
+	local q="select count(*) from inbox_events where status = 'pending'"
+	if [[ $2 == sqlite ]]; then
+		sqlite3 "$3" "$q" 2>/dev/null || echo "?"
+	else
+		psql "${PSQL[@]}" -At -c "set search_path=$schema; $q" 2>/dev/null | tail -1
+	fi
+}
+
+# drain label driver dsn: after a max-rate run the intake is ahead of the
+# processing; with the load stopped, how fast does the backlog go?
+drain() {
+	local n0 n t0 ns
+	n0=$(pending "$@")
+	[[ $n0 =~ ^[0-9]+$ ]] || { echo "  $1 backlog: cannot read ($n0)"; return; }
+	t0=$(date +%s%N)
+	n=$n0
+	while ((n > 0 && $(date +%s%N) - t0 < ${DRAIN_MAX:-60} * 1000000000)); do
+		sleep 0.25
+		n=$(pending "$@")
+		[[ $n =~ ^[0-9]+$ ]] || n=$n0
+	done
+	ns=$(($(date +%s%N) - t0))
+	awk -v l="$1" -v a="$n0" -v b="$n" -v s="$ns" 'BEGIN {
+		s /= 1e9
+		if (a == 0) { print "  " l " backlog after the load: none"; exit }
+		printf "  %s backlog after the load: %d events, %d processed in %.1f s with the load stopped (%.0f events/s)%s\n",
+			l, a, a - b, s, (a - b) / s, (b > 0 ? ", " b " still pending" : "") }' | tee -a "$work/drain.txt"
+}
+
 hashcart_run() { # label driver port [load flags]
 	local label=$1 driver=$2 port=$3; shift 3
 	local dsn cfg="$work/$label.yaml" log="$work/$label.log"
@@ -165,6 +197,7 @@ hashcart_run() { # label driver port [load flags]
 	fi
 	load "$label" "http://127.0.0.1:$port/webhooks/x" "$@"
 	if [[ -n "$prof_pid" ]]; then wait "$prof_pid" || true; echo "  $label cpu profile: $work/$label.cpu.pprof"; fi
+	if [[ " $* " != *" --rate "* ]]; then drain "$label" "$driver" "$dsn"; fi
 	stop_server
 	db_rows "$label" "$driver" "$dsn"
 	if [[ -s "$log" ]]; then echo "  $label server log: $(wc -l <"$log") lines (first: $(head -c 200 "$log"))"; fi
