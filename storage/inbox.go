@@ -315,8 +315,14 @@ func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Con
 		if len(done) == 0 {
 			return nil
 		}
-		return tx.Exec(`UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id IN ?`,
-			s.db.Now(), done).Error
+		args := make([]any, 0, len(done)+1)
+		args = append(args, s.db.Now())
+		for _, id := range done {
+			args = append(args, id)
+		}
+		_, err = s.db.exec(ctx, `UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id IN (?`+
+			strings.Repeat(",?", len(done)-1)+`)`, args...)
+		return err
 	})
 	if err != nil {
 		return 0, false, err

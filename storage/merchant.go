@@ -13,9 +13,9 @@ import (
 // transaction; the same event recorded again changes nothing.
 func (s *Shop) RecordReply(ctx context.Context, r commerce.Reply) error {
 	intent := map[commerce.Intent]string{commerce.IntentBuy: "buy", commerce.IntentCart: "cart"}[r.Intent] // "" before the tag was told apart
-	err := s.db.write(ctx).Exec(`INSERT INTO offer_replies (event_id, merchant_id, offer_id, buyer_id, intent, created_at)
+	_, err := s.db.exec(ctx, `INSERT INTO offer_replies (event_id, merchant_id, offer_id, buyer_id, intent, created_at)
 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-		r.EventID, r.MerchantID, r.OfferID, r.BuyerID, intent, r.At.UTC()).Error
+		r.EventID, r.MerchantID, r.OfferID, r.BuyerID, intent, r.At.UTC())
 	if err != nil {
 		return fmt.Errorf("record reply %s: %w", r.EventID, err)
 	}

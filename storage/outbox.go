@@ -3,7 +3,9 @@ package storage
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -121,7 +123,6 @@ func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
 	}
 	now := s.db.Now()
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
-		tx := s.db.write(ctx)
 		for start := 0; start < len(msgs); start += 100 {
 			part := msgs[start:min(start+100, len(msgs))]
 			var sb strings.Builder
@@ -131,7 +132,7 @@ func (s *Outbox) Enqueue(ctx context.Context, msgs ...outbox.Message) error {
 VALUES `)
 			args := make([]any, 0, len(part)*19)
 			for i := range part {
-				vals, pending, err := s.values(tx, &part[i], now)
+				vals, pending, err := s.values(ctx, &part[i], now)
 				if err != nil {
 					return err
 				}
@@ -145,7 +146,7 @@ VALUES `)
 				args = append(args, vals...)
 			}
 			sb.WriteString(" ON CONFLICT (msg_key) DO NOTHING")
-			if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			if _, err := s.db.exec(ctx, sb.String(), args...); err != nil {
 				return err
 			}
 		}
@@ -159,7 +160,7 @@ VALUES `)
 
 // values returns m's row for Enqueue's INSERT, and whether it is to be
 // sent (not collapsed at once).
-func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, bool, error) {
+func (s *Outbox) values(ctx context.Context, m *outbox.Message, now time.Time) ([]any, bool, error) {
 	collapse, err := encodeFollowUp(m.Collapse)
 	if err != nil {
 		return nil, false, err
@@ -189,13 +190,12 @@ func (s *Outbox) values(tx *gorm.DB, m *outbox.Message, now time.Time) ([]any, b
 		// would wait for a claim to collapse it, and while the account
 		// has no budget left no claim takes it: the pending rows of a
 		// drop's losers piled up, and every claim read them all.
-		var collapsed []int64
-		err := tx.Raw(groupCollapsedSQL, m.Group).Scan(&collapsed).Error
-		if err != nil {
-			return nil, false, fmt.Errorf("look up group %q: %w", m.Group, err)
-		}
-		if len(collapsed) > 0 {
+		var one int
+		switch err := s.db.queryRow(ctx, groupCollapsedSQL, m.Group).Scan(&one); {
+		case err == nil:
 			status, finished = outbox.StatusCollapsed, &now
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, false, fmt.Errorf("look up group %q: %w", m.Group, err)
 		}
 	}
 	return []any{m.Key, m.MerchantID, string(m.Kind), m.Priority, m.RecipientID, m.InReplyTo, m.Text, buyer, linkKind, target, linkExpires,

@@ -135,9 +135,10 @@ sold = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.merchant_id = s
 // upsertBuyer records the buyer and, on PostgreSQL, locks their row until
 // the transaction ends, so one buyer's reservations are serialised.
 func (s *Shop) upsertBuyer(ctx context.Context, b commerce.Buyer, now time.Time) error {
-	return s.db.write(ctx).Exec(`INSERT INTO buyers (x_user_id, screen_name, created_at, updated_at) VALUES (?, ?, ?, ?)
+	_, err := s.db.exec(ctx, `INSERT INTO buyers (x_user_id, screen_name, created_at, updated_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (x_user_id) DO UPDATE SET screen_name = CASE WHEN excluded.screen_name = '' THEN buyers.screen_name ELSE excluded.screen_name END, updated_at = excluded.updated_at`,
-		b.XUserID, b.ScreenName, now, now).Error
+		b.XUserID, b.ScreenName, now, now)
+	return err
 }
 
 // Reserve implements commerce.HoldStore.

@@ -13,13 +13,13 @@ var _ commerce.WaitlistStore = (*Shop)(nil)
 // JoinWaitlist implements commerce.WaitlistStore.
 func (s *Shop) JoinWaitlist(ctx context.Context, o *commerce.Offer, e commerce.WaitlistEntry) (bool, error) {
 	key := o.StockKey(e.Variant)
-	res := s.db.write(ctx).Exec(`INSERT INTO waitlist (merchant_id, offer_id, variant, stock_key, buyer_id, screen_name, quantity, reply_to, status, created_at, updated_at)
+	added, err := s.db.exec(ctx, `INSERT INTO waitlist (merchant_id, offer_id, variant, stock_key, buyer_id, screen_name, quantity, reply_to, status, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?) ON CONFLICT (merchant_id, offer_id, buyer_id) WHERE status = 'waiting' DO NOTHING`,
 		e.MerchantID, e.OfferID, e.Variant, key, e.Buyer.XUserID, e.Buyer.ScreenName, e.Quantity, e.ReplyTo, e.CreatedAt, e.CreatedAt)
-	if res.Error != nil {
-		return false, fmt.Errorf("join waitlist: %w", res.Error)
+	if err != nil {
+		return false, fmt.Errorf("join waitlist: %w", err)
 	}
-	return res.RowsAffected == 1, nil
+	return added == 1, nil
 }
 
 // NextWaiting implements commerce.WaitlistStore.
@@ -63,7 +63,7 @@ func (s *Shop) CloseEntry(ctx context.Context, id, holdID int64, now time.Time) 
 // buyers then queue behind them rather than take freed units first.
 func (s *Shop) waiting(ctx context.Context, o *commerce.Offer, key string) (bool, error) {
 	var n int64
-	err := s.db.write(ctx).Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM waitlist WHERE merchant_id = ? AND offer_id = ? AND stock_key = ? AND status = 'waiting' LIMIT 1) w`,
-		o.MerchantID, o.ID, key).Scan(&n).Error
+	err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM waitlist WHERE merchant_id = ? AND offer_id = ? AND stock_key = ? AND status = 'waiting' LIMIT 1) w`,
+		o.MerchantID, o.ID, key).Scan(&n)
 	return n > 0, err
 }
