@@ -677,12 +677,16 @@ func TestABacklogDrainsWithoutWaitingForPolls(t *testing.T) {
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { w.Run(wctx); close(done) }()
-		defer func() { stop(); <-done }()
 		select {
 		case <-all:
 		case <-time.After(20 * time.Second):
-			mu.Lock()
-			defer mu.Unlock()
+		}
+		// Run returns once the batch under way has committed.
+		stop()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if handled != n {
 			t.Fatalf("%d of %d stored events handled; the rest wait for a poll", handled, n)
 		}
 		if left, _ := db.Inbox().CountWhere(ctx, "status = 'pending'"); left != 0 {
