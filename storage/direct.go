@@ -30,6 +30,11 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return db.write(ctx).Statement.ConnPool.QueryRowContext(ctx, db.bind(query), args...)
 }
 
+// query is exec for a query's rows.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.write(ctx).Statement.ConnPool.QueryContext(ctx, db.bind(query), args...)
+}
+
 // pgBound caches statements with their '?' placeholders numbered for
 // PostgreSQL ($1, $2, ...), as GORM numbers them.
 var pgBound sync.Map // string -> string

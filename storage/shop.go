@@ -43,6 +43,31 @@ type holdRow struct {
 
 func (holdRow) TableName() string { return "holds" }
 
+// holdColumns are the holds table's columns in holdRow's field order, for
+// queryHolds.
+const holdColumns = `id, merchant_id, offer_id, variant, stock_key, buyer_id, quantity, unit_amount, currency, status, created_at, expires_at, updated_at, cart_id, link_opened_at`
+
+// queryHolds reads the holds a query selecting holdColumns returns,
+// straight through database/sql (see DB.exec): for the lookups every
+// "#BuyNow" runs.
+func (s *Shop) queryHolds(ctx context.Context, query string, args ...any) ([]holdRow, error) {
+	rows, err := s.db.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []holdRow
+	for rows.Next() {
+		var r holdRow
+		if err := rows.Scan(&r.ID, &r.MerchantID, &r.OfferID, &r.Variant, &r.StockKey, &r.BuyerID, &r.Quantity, &r.UnitAmount, &r.Currency,
+			&r.Status, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt, &r.CartID, &r.LinkOpenedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func (r holdRow) hold() commerce.Hold {
 	var cartID int64
 	if r.CartID != nil {
@@ -147,13 +172,12 @@ func (s *Shop) Reserve(ctx context.Context, r commerce.Reservation) (commerce.Ho
 	reused := false
 	o := r.Offer
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
-		tx := s.db.write(ctx)
 		if err := s.upsertBuyer(ctx, r.Buyer, r.Now); err != nil {
 			return err
 		}
-		var existing []holdRow
-		if err := tx.Raw(`SELECT * FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active' AND cart_id IS NULL`,
-			o.MerchantID, o.ID, r.Buyer.XUserID).Scan(&existing).Error; err != nil {
+		existing, err := s.queryHolds(ctx, `SELECT `+holdColumns+` FROM holds WHERE merchant_id = ? AND offer_id = ? AND buyer_id = ? AND status = 'active' AND cart_id IS NULL`,
+			o.MerchantID, o.ID, r.Buyer.XUserID)
+		if err != nil {
 			return err
 		}
 		for _, h := range existing {
