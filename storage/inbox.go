@@ -163,7 +163,11 @@ const sqliteBatch = 16
 // commits early for a waiting delivery: long enough to process a few
 // events per commit, short enough to keep acknowledgements fast. (Since
 // statements are kept prepared an event takes ~0.1-0.3 ms here; 2 ms gave
-// intake p99 13-37 ms at 5,000 events/s, 0.5 ms 7.8 ms.)
+// intake p99 13-37 ms at 5,000 events/s, 0.5 ms 7.8 ms. Measured again
+// once processing had become cheaper, on a slower machine: 2 ms let
+// processing keep up with 5,000 events/s, which 0.5 ms did not, at the
+// same ack p99 but 20% less intake at the maximum rate. Which matters more
+// is the planners' call; see bench/README.md, session 7.)
 const yieldAfter = 500 * time.Microsecond
 
 // processBatch claims up to limit due events and handles them in one
