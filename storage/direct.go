@@ -36,7 +36,9 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 // pgBound caches statements with their '?' placeholders numbered for
-// PostgreSQL ($1, $2, ...), as GORM numbers them.
+// PostgreSQL ($1, $2, ...), as GORM numbers them. It stays small: the
+// statements are constants, or multi-row inserts of a bounded number of
+// rows.
 var pgBound sync.Map // string -> string
 
 // bind returns query with placeholders as the driver takes them: as they

@@ -106,21 +106,17 @@ func (s *Inbox) InsertEvents(ctx context.Context, events []inbox.Event) (int, er
 // none is left due, so a worker goes on while a backlog lasts.
 func (s *Inbox) ProcessDue(ctx context.Context, limit int, handle func(context.Context, inbox.Event) error,
 	retry func(inbox.Event, error) (time.Time, bool)) (int, error) {
+	batch := pgBatch
+	if s.db.driver != DriverPostgres {
+		// Short transactions, each through the write gate: between them
+		// the webhook's commits take the single writer first.
+		batch = sqliteBatch
+	}
 	n := 0
 	for n < limit {
-		if s.db.driver != DriverPostgres {
-			// Short transactions, each through the write gate: between
-			// them the webhook's commits take the single writer first.
-			got, more, err := s.processBatch(ctx, min(limit-n, sqliteBatch), handle, retry)
-			n += got
-			if err != nil || !more {
-				return n, err
-			}
-			continue
-		}
-		size := min(pgBatch, limit-n)
+		size := min(batch, limit-n)
 		got, more, err := s.processBatch(ctx, size, handle, retry)
-		if isLockConflict(err) {
+		if isLockConflict(err) { // PostgreSQL only
 			s.db.log.Info("inbox batch hit a lock conflict; running its events one a transaction", "err", err)
 			got, more, err = 0, true, nil
 			for got < size && more {
@@ -210,7 +206,7 @@ ORDER BY next_attempt_at, id LIMIT ?`
 // straight into events: through GORM's reflection the scan cost more CPU
 // than the query.
 func (s *Inbox) claimDue(ctx context.Context, now time.Time, limit int) ([]inbox.Event, error) {
-	rows, err := s.db.write(ctx).Raw(inboxClaimSQL+s.db.forUpdate(), now, limit).Rows()
+	rows, err := s.db.query(ctx, inboxClaimSQL+s.db.forUpdate(), now, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -319,14 +315,8 @@ func (s *Inbox) runBatch(ctx context.Context, limit int, handle func(context.Con
 		if len(done) == 0 {
 			return nil
 		}
-		args := make([]any, 0, len(done)+1)
-		args = append(args, s.db.Now())
-		for _, id := range done {
-			args = append(args, id)
-		}
-		_, err = s.db.exec(ctx, `UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id IN (?`+
-			strings.Repeat(",?", len(done)-1)+`)`, args...)
-		return err
+		return tx.Exec(`UPDATE inbox_events SET status = 'done', attempts = attempts + 1, last_error = '', processed_at = ? WHERE id IN ?`,
+			s.db.Now(), done).Error
 	})
 	if err != nil {
 		return 0, false, err
