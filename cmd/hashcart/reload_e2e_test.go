@@ -33,18 +33,32 @@ func startReloadShop(t *testing.T, driver, poll string) *shop {
 	return &shop{instance: in, sim: sim, db: openDB(t, drv, dsn), driver: drv, dsn: dsn}
 }
 
-// editConfig replaces old with new in the file, as a merchant's editor
-// would (the whole file rewritten).
-func editConfig(t *testing.T, path, old, new string) {
+// editConfig makes each old -> new replacement (given in pairs) in the
+// file and writes it back in one step, as a merchant's editor would: a
+// temporary file renamed over the old one, so a poll sees either the file
+// before the edit or after all of it, never a half-written file or half the
+// edits.
+func editConfig(t *testing.T, path string, oldNew ...string) {
 	t.Helper()
+	if len(oldNew)%2 != 0 {
+		t.Fatalf("editConfig wants old, new pairs, got %d strings", len(oldNew))
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), old) {
-		t.Fatalf("config has no %q", old)
+	s := string(b)
+	for i := 0; i < len(oldNew); i += 2 {
+		if !strings.Contains(s, oldNew[i]) {
+			t.Fatalf("config has no %q", oldNew[i])
+		}
+		s = strings.Replace(s, oldNew[i], oldNew[i+1], 1)
 	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o600); err != nil {
+	tmp := path + ".edit"
+	if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -145,8 +159,8 @@ func editedOfferPriceServes(t *testing.T, driver string) {
 	}
 
 	// A change that needs a restart is named, and the offers still reload.
-	editConfig(t, s.config, `price: "forty"`, `price: "46.00"`)
-	editConfig(t, s.config, "access_secret: acme-secret", "access_secret: rotated")
+	editConfig(t, s.config, `price: "forty"`, `price: "46.00"`,
+		"access_secret: acme-secret", "access_secret: rotated")
 	s.waitLog(t, reloadedRE, 2)
 	if !strings.Contains(s.logs.String(), `need a restart were not applied" keys=merchants[acme].access_secret`) {
 		t.Fatalf("no restart warning for access_secret:\n%s", s.logs.String())
