@@ -54,7 +54,9 @@ type MerchantAccess struct {
 // CSV also takes "Authorization: Bearer <token>". Every read is scoped to
 // the merchant the session or token names, so a merchant sees its own
 // orders only. A wrong token gets 401; tokens are compared in constant
-// time and never logged.
+// time and never logged. After 10 wrong tokens from one address in 15
+// minutes, tokens from it get 429 (with Retry-After) until the oldest of
+// those is 15 minutes old; sessions already open are not affected.
 type MerchantPage struct {
 	// Access lists the merchants that have a dashboard token.
 	Access []MerchantAccess
@@ -72,6 +74,9 @@ type MerchantPage struct {
 	Refresh time.Duration
 	Now     func() time.Time
 	Log     *slog.Logger
+
+	// limit bounds wrong tokens per client address (signin_limit.go).
+	limit signInLimiter
 }
 
 const (
@@ -107,6 +112,44 @@ func (p *MerchantPage) merchantFor(token string) (string, bool) {
 		}
 	}
 	return found, found != ""
+}
+
+// checkToken is merchantFor for a token a client sent, bounded per client
+// address: a wrong token counts against the address, and while the
+// address is refused the token is not compared at all and wait says how
+// long is left.
+func (p *MerchantPage) checkToken(c *fiber.Ctx, token string) (id string, ok bool, wait time.Duration) {
+	ip, now := c.IP(), p.Now()
+	if wait := p.limit.wait(ip, now); wait > 0 {
+		return "", false, wait
+	}
+	id, ok = p.merchantFor(token)
+	if ok {
+		p.limit.succeed(ip)
+		return id, true, 0
+	}
+	if p.limit.fail(ip, now) {
+		p.Log.Warn("merchant page: too many wrong tokens, refusing tokens from this address for a while",
+			"ip", ip, "failures", signInFailures, "window", signInWindow, "wait", p.limit.wait(ip, now).Round(time.Second))
+	}
+	return "", false, 0
+}
+
+// retryAfter sets Retry-After to wait in whole seconds, rounded up, and
+// returns the wait in minutes as people read it.
+func retryAfter(c *fiber.Ctx, wait time.Duration) string {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	if mins := (secs + 59) / 60; mins > 1 {
+		return fmt.Sprintf("%d minutes", mins)
+	}
+	return "a minute"
+}
+
+// tooManyTries answers a token from an address that is refused for now.
+func (p *MerchantPage) tooManyTries(c *fiber.Ctx, wait time.Duration) error {
+	in := retryAfter(c, wait)
+	return p.signIn(c, fiber.StatusTooManyRequests, "Too many wrong tokens came from your address. Try again in "+in+".")
 }
 
 func (p *MerchantPage) tokenOf(id string) (string, bool) {
@@ -237,7 +280,10 @@ func (p *MerchantPage) show(c *fiber.Ctx) error {
 		return p.off(c)
 	}
 	if token := c.Query("token"); token != "" {
-		id, ok := p.merchantFor(token)
+		id, ok, wait := p.checkToken(c, token)
+		if wait > 0 {
+			return p.tooManyTries(c, wait)
+		}
 		if !ok {
 			return p.wrongToken(c)
 		}
@@ -259,7 +305,10 @@ func (p *MerchantPage) login(c *fiber.Ctx) error {
 	if !sameSite(c) {
 		return p.signIn(c, fiber.StatusForbidden, "Please sign in from this page.")
 	}
-	id, ok := p.merchantFor(strings.TrimSpace(c.FormValue("token")))
+	id, ok, wait := p.checkToken(c, strings.TrimSpace(c.FormValue("token")))
+	if wait > 0 {
+		return p.tooManyTries(c, wait)
+	}
 	if !ok {
 		return p.wrongToken(c)
 	}
@@ -287,7 +336,12 @@ func days(c *fiber.Ctx) int {
 func (p *MerchantPage) csv(c *fiber.Ctx) error {
 	id, ok := p.session(c)
 	if t := bearer(c); t != "" {
-		id, ok = p.merchantFor(t)
+		var wait time.Duration
+		if id, ok, wait = p.checkToken(c, t); wait > 0 {
+			secureHeaders(c)
+			in := retryAfter(c, wait)
+			return c.Status(fiber.StatusTooManyRequests).SendString("too many wrong dashboard tokens came from this address; try again in " + in + "\n")
+		}
 	}
 	if !ok {
 		p.Log.Warn("merchant page: orders.csv refused", "ip", c.IP())

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -355,5 +356,122 @@ func TestMerchantPageIsOffWithoutTokens(t *testing.T) {
 	}
 	if r := f.do(t, "GET", "/merchant/orders.csv", nil, map[string]string{"Authorization": "Bearer " + acmeToken}); r.status != 401 {
 		t.Fatalf("csv: %d", r.status)
+	}
+}
+
+func TestWrongTokensFromOneAddressAreBounded(t *testing.T) {
+	f := newMerchantFixture(t)
+	before := f.signIn(t, acmeToken) // a session opened before the guessing
+	wrong := "guess-0123456789abcdef-0123456789abcdef"
+	for i := 0; i < 10; i++ {
+		var r merchantResp
+		switch i % 3 {
+		case 0:
+			r = f.do(t, "GET", "/merchant?token="+url.QueryEscape(wrong), nil, nil)
+		case 1:
+			r = f.do(t, "POST", "/merchant/login", url.Values{"token": {wrong}}, map[string]string{"Sec-Fetch-Site": "same-origin"})
+		case 2:
+			r = f.do(t, "GET", "/merchant/orders.csv", nil, map[string]string{"Authorization": "Bearer " + wrong})
+		}
+		if r.status != 401 {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, r.status)
+		}
+	}
+
+	// The 11th try is refused even with the right token, whichever way it comes.
+	url1 := f.do(t, "GET", "/merchant?token="+url.QueryEscape(acmeToken), nil, nil)
+	if url1.status != 429 || url1.header.Get("Retry-After") != "900" || url1.header.Get("Set-Cookie") != "" ||
+		!strings.Contains(url1.body, "Too many wrong tokens came from your address. Try again in 15 minutes.") {
+		t.Fatalf("right token after 10 wrong: %d, Retry-After %q, cookie %q\n%s", url1.status, url1.header.Get("Retry-After"), url1.header.Get("Set-Cookie"), url1.body)
+	}
+	if r := f.do(t, "POST", "/merchant/login", url.Values{"token": {acmeToken}}, map[string]string{"Sec-Fetch-Site": "same-origin"}); r.status != 429 || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("right token in the form after 10 wrong: %d", r.status)
+	}
+	if r := f.do(t, "GET", "/merchant/orders.csv", nil, map[string]string{"Authorization": "Bearer " + betaToken}); r.status != 429 || r.header.Get("Retry-After") == "" || strings.Contains(r.body, "Grace") {
+		t.Fatalf("csv with the right bearer after 10 wrong: %d %v\n%s", r.status, r.header, r.body)
+	}
+	// The session opened before still works, CSV included.
+	if r := f.do(t, "GET", "/merchant", nil, map[string]string{"Cookie": before}); r.status != 200 || !strings.Contains(r.body, "Ada Lovelace") {
+		t.Fatalf("dashboard with an earlier session while refused: %d", r.status)
+	}
+	if r := f.do(t, "GET", "/merchant/orders.csv", nil, map[string]string{"Cookie": before}); r.status != 200 || !strings.Contains(r.body, "Ada Lovelace") {
+		t.Fatalf("csv with an earlier session while refused: %d", r.status)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "too many wrong tokens"); n != 1 {
+		t.Errorf("the refusal is logged %d times, want once:\n%s", n, logs)
+	}
+	if strings.Count(logs, "merchant page: wrong token") != 7 || strings.Contains(logs, wrong) || strings.Contains(logs, acmeToken) {
+		t.Errorf("want 7 wrong-token lines (and 3 csv refusals), and no token in the logs:\n%s", logs)
+	}
+
+	f.now = f.now.Add(14 * time.Minute)
+	if r := f.do(t, "GET", "/merchant?token="+url.QueryEscape(acmeToken), nil, nil); r.status != 429 || r.header.Get("Retry-After") != "60" || !strings.Contains(r.body, "Try again in a minute.") {
+		t.Fatalf("14 minutes on: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
+	}
+	f.now = f.now.Add(time.Minute)
+	f.signIn(t, acmeToken)
+}
+
+func TestARightTokenForgetsTheWrongOnes(t *testing.T) {
+	f := newMerchantFixture(t)
+	wrongs := func() {
+		for i := 0; i < 9; i++ {
+			if r := f.do(t, "GET", "/merchant?token=typo-"+acmeToken, nil, nil); r.status != 401 {
+				t.Fatalf("wrong token: %d", r.status)
+			}
+		}
+	}
+	wrongs()
+	f.signIn(t, acmeToken)
+	wrongs()
+	f.signIn(t, betaToken)
+}
+
+func TestSignInLimitIsPerAddress(t *testing.T) {
+	var l signInLimiter
+	t0 := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	for i := 0; i < signInFailures; i++ {
+		l.fail("203.0.113.7", t0.Add(time.Duration(i)*time.Minute))
+		l.fail("2001:db8::1", t0)
+	}
+	at := t0.Add(9 * time.Minute)
+	for _, tt := range []struct {
+		ip   string
+		want time.Duration
+	}{
+		{"203.0.113.7", 6 * time.Minute}, // until the first failure is 15 minutes old
+		{"::ffff:203.0.113.7", 6 * time.Minute},
+		{"203.0.113.8", 0},
+		{"2001:db8::ffff:1", 6 * time.Minute}, // the same /64
+		{"2001:db8:0:1::1", 0},
+	} {
+		if got := l.wait(tt.ip, at); got != tt.want {
+			t.Errorf("wait(%s) = %v, want %v", tt.ip, got, tt.want)
+		}
+	}
+	// One minute later the first failure has aged out: one more try.
+	if got := l.wait("203.0.113.7", t0.Add(15*time.Minute)); got != 0 {
+		t.Errorf("after the first failure aged out, wait = %v", got)
+	}
+	if !l.fail("203.0.113.7", t0.Add(15*time.Minute)) || l.wait("203.0.113.7", t0.Add(15*time.Minute)) != time.Minute {
+		t.Errorf("a wrong token on the last try left does not refuse the address again for the minute until the next ages out")
+	}
+
+	// Remembered addresses stay bounded: first the ones with nothing in the
+	// window go, then arbitrary ones.
+	var m signInLimiter
+	for i := 0; i < signInTracked; i++ {
+		m.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), t0)
+	}
+	m.fail("192.0.2.1", t0.Add(signInWindow))
+	if n := len(m.failed); n != 1 {
+		t.Errorf("%d addresses remembered after the window passed, want 1", n)
+	}
+	for i := 0; i < signInTracked+5; i++ {
+		m.fail(fmt.Sprintf("172.16.%d.%d", i>>8&255, i&255), t0.Add(signInWindow))
+	}
+	if n := len(m.failed); n > signInTracked {
+		t.Errorf("%d addresses remembered, want at most %d", n, signInTracked)
 	}
 }
