@@ -183,7 +183,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 // pageSlots is server.page_concurrency, or when it is 0 one more than the
 // cores Go schedules on. Measured on 2 cores with 200 clients: 3 slots
 // served as many pages a second as 4 with a lower p99; 2 and 8 served a
-// fifth fewer (bench/README.md).
+// fifth fewer (bench/HISTORY.md, session 4).
 func pageSlots(n int) int {
 	if n > 0 {
 		return n
