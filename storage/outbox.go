@@ -805,6 +805,25 @@ func (s *Outbox) collapse(ctx context.Context, tx *gorm.DB, row outboxRow, m out
 	return &outbox.Collapsed{Group: row.Grp, MerchantID: row.MerchantID, Messages: len(ids), PostKey: m.Collapse.Key}, nil
 }
 
+var _ outbox.DeferredRequeuer = (*Outbox)(nil)
+
+// RequeueDeferred implements outbox.DeferredRequeuer. Only a claim pass
+// (deferBlocked) and a send that found its account blocked by a 429 move
+// a message never attempted into the future, so those are the messages it
+// makes due; the first pass after it defers again those whose account is
+// still out of budget or blocked.
+func (s *Outbox) RequeueDeferred(ctx context.Context, now time.Time) (int64, error) {
+	now = now.UTC()
+	res := s.db.write(ctx).Exec(`UPDATE outbox_messages SET next_attempt_at = ? WHERE status = 'pending' AND attempts = 0 AND next_attempt_at > ?`, now, now)
+	if res.Error != nil {
+		return 0, fmt.Errorf("requeue deferred outbox messages: %w", res.Error)
+	}
+	if res.RowsAffected > 0 {
+		s.db.noteEnqueued(ctx, OutboxWork)
+	}
+	return res.RowsAffected, nil
+}
+
 // Finish implements outbox.Store.
 func (s *Outbox) Finish(ctx context.Context, r outbox.Result) (bool, error) {
 	applied := false

@@ -560,3 +560,113 @@ func TestOutboxGivesUpOldMessagesAndExpiredLinks(t *testing.T) {
 		}
 	})
 }
+
+// Messages deferred to the end of their account's window are weighed again
+// when a sender starts (RequeueDeferred): with per_account raised since,
+// they go at once; with it as before, or with X's 429 still in force, the
+// next pass defers them again; a message backing off after a failed
+// attempt keeps its time.
+func TestOutboxDeferredMessagesFollowARaisedBudget(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		for i := range 6 {
+			if err := db.Outbox().Enqueue(ctx, outboxDM(fmt.Sprintf("acme:%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys := func(c outbox.Claim) (out []string) {
+			for _, m := range c.Messages {
+				out = append(out, m.Key)
+			}
+			return out
+		}
+		claim := func(at time.Time, perAccount int) outbox.Claim {
+			t.Helper()
+			c, err := db.Outbox().Claim(ctx, claimReq(at, 10, perAccount))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		requeue := func(at time.Time) int64 {
+			t.Helper()
+			n, err := db.Outbox().RequeueDeferred(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// Budget 2: acme:0 and acme:1 go; acme:0 fails and backs off for
+		// an hour; the other 4 are deferred to the window's end.
+		first := claim(now, 2)
+		if want := []string{"acme:0", "acme:1"}; !slices.Equal(keys(first), want) {
+			t.Fatalf("first pass = %v, want %v", keys(first), want)
+		}
+		m0, m1 := first.Messages[0], first.Messages[1]
+		if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m0.ID, Claim: m0.Claim, Outcome: outbox.OutcomeRetry, Now: now, Next: now.Add(time.Hour), Error: "X answered 500"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m1.ID, Claim: m1.Claim, Outcome: outbox.OutcomeSent, XID: "x1", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if c := claim(now.Add(time.Second), 2); len(c.Messages) != 0 {
+			t.Fatalf("pass with the budget spent = %v", keys(c))
+		}
+
+		// A restart with the same budget: made due, deferred again, none sent.
+		at := now.Add(time.Minute)
+		if n := requeue(at); n != 4 {
+			t.Fatalf("requeued %d, want the 4 deferred (not the one backing off)", n)
+		}
+		if c := claim(at, 2); len(c.Messages) != 0 {
+			t.Fatalf("pass after a requeue under the same budget = %v, want nothing", keys(c))
+		}
+		if n := db.CountForTest(ctx, `SELECT COUNT(*) FROM outbox_messages WHERE status = 'pending' AND next_attempt_at <= ?`, at); n != 0 {
+			t.Fatalf("%d messages due after that pass; want them deferred again", n)
+		}
+
+		// A restart with per_account 5: 3 more go at once (2 of the
+		// window's 5 are spent), long before the window ends; acme:0 still
+		// waits for its retry.
+		at = now.Add(2 * time.Minute)
+		if n := requeue(at); n != 4 {
+			t.Fatalf("requeued %d, want 4", n)
+		}
+		if want, got := []string{"acme:2", "acme:3", "acme:4"}, keys(claim(at, 5)); !slices.Equal(got, want) {
+			t.Fatalf("pass after a requeue under a raised budget = %v, want %v", got, want)
+		}
+	})
+}
+
+// A message deferred by X's 429 for its account stays deferred across a
+// requeue while the block lasts.
+func TestOutboxRequeueKeepsA429Block(t *testing.T) {
+	storagetest.Each(t, storagetest.Options{Now: func() time.Time { return outboxNow }}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := outboxNow
+		if err := db.Outbox().Enqueue(ctx, outboxDM("acme:0"), outboxDM("acme:1")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := db.Outbox().Claim(ctx, claimReq(now, 1, 100))
+		if err != nil || len(c.Messages) != 1 {
+			t.Fatalf("first pass: %v %v", c.Messages, err)
+		}
+		m := c.Messages[0]
+		reset := now.Add(10 * time.Minute)
+		if _, err := db.Outbox().Finish(ctx, outbox.Result{ID: m.ID, Claim: m.Claim, Outcome: outbox.OutcomeRateLimited, Now: now,
+			Next: reset, Block: outbox.AccountBudgetKey("acme")}); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(time.Minute)
+		if _, err := db.Outbox().RequeueDeferred(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := db.Outbox().Claim(ctx, claimReq(at, 10, 100)); err != nil || len(c.Messages) != 0 {
+			t.Fatalf("pass during X's block after a requeue = %d messages, %v; want none", len(c.Messages), err)
+		}
+		if c, err := db.Outbox().Claim(ctx, claimReq(reset, 10, 100)); err != nil || len(c.Messages) != 2 {
+			t.Fatalf("pass at the block's end = %d messages, %v; want 2", len(c.Messages), err)
+		}
+	})
+}

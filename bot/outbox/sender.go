@@ -160,6 +160,15 @@ func (s *Sender) Stats() Stats {
 // the rest of its batch is put back for the next claim.
 func (s *Sender) Run(ctx context.Context) {
 	s.init()
+	if r, ok := s.Store.(DeferredRequeuer); ok {
+		// Messages deferred for a budget under an earlier configuration.
+		switch n, err := r.RequeueDeferred(ctx, s.Now()); {
+		case err != nil:
+			s.Log.Error("outbox: deferred messages not looked at again; they wait for their window's end", "err", err)
+		case n > 0:
+			s.Log.Info("outbox: messages deferred to a budget window's end are weighed against the configured budget again", "messages", n)
+		}
+	}
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Add(1)

@@ -39,6 +39,19 @@ type SentRecorder interface {
 	FinishSent(ctx context.Context, results []Result) (applied []bool, err error)
 }
 
+// DeferredRequeuer is a Store that can make due again the messages a
+// claim pass deferred to the end of their account's budget window (or of
+// a 429), so that the next pass weighs them against the budget configured
+// now. The Sender calls it once as it starts: an account's per_account
+// raised since (a restart) then sends them at once instead of at the
+// window's end, and an account still out of budget defers them again.
+type DeferredRequeuer interface {
+	// RequeueDeferred makes every pending message that was never
+	// attempted and is not due before now due at now, and returns how many
+	// it moved. A message waiting out a retry's backoff keeps its time.
+	RequeueDeferred(ctx context.Context, now time.Time) (int64, error)
+}
+
 // SentLookup is a Store that knows the X ids of the messages it recorded
 // as sent. A message found at X under one of them is another message's
 // send, not a lapsed attempt of the message looked for (two reminder steps
