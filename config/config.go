@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -47,6 +48,41 @@ type Server struct {
 	// more wait in line for a slot. 0 (the default): one more than the
 	// CPU cores the process may use.
 	PageConcurrency int `yaml:"page_concurrency"`
+	// TrustedProxies lists the reverse proxies in front of hashcart, as
+	// addresses or CIDR ranges ("10.0.0.0/8", "192.0.2.1"). A request whose
+	// connection comes from one of them is from the client that
+	// X-Forwarded-For names: the rightmost address there that is not a
+	// trusted proxy itself, so that an address a client writes into the
+	// header is never taken. Empty (the default): the connection's address
+	// is the client's, and X-Forwarded-For is ignored. The client's address
+	// is what the merchant page's sign-in bound counts and what logs show.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Proxies returns TrustedProxies as address ranges (an address is a range
+// of one); an entry that does not parse (validation reports it) is left
+// out.
+func (s Server) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, e := range s.TrustedProxies {
+		if p, ok := parseProxy(e); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseProxy reads one trusted_proxies entry: a CIDR range or an address.
+func parseProxy(e string) (netip.Prefix, bool) {
+	e = strings.TrimSpace(e)
+	if p, err := netip.ParsePrefix(e); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(e); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
 }
 
 // Storage selects the database. Driver is "sqlite" or "postgres"; DSN is

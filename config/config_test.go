@@ -322,3 +322,15 @@ func TestJobScheduleIsChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxiesAreRanges(t *testing.T) {
+	s := Server{TrustedProxies: []string{"10.0.0.0/8", "192.0.2.1", " 2001:db8::/32 ", "::ffff:198.51.100.7", "10.1.2.3/8"}}
+	var got []string
+	for _, p := range s.Proxies() {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32", "198.51.100.7/32", "10.0.0.0/8"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Proxies() = %v, want %v", got, want)
+	}
+}

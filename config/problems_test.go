@@ -89,7 +89,7 @@ func TestEachProblemIsReportedAtItsLine(t *testing.T) {
 		{"unknown top-level key suggests the closest", fixture{tail: "checkuot: { hold: 1m }\n"},
 			11, `top level: unknown key "checkuot"`, "did you mean `checkout`?"},
 		{"unknown key far from any lists the keys", fixture{tail: "server: { colour: red }\n"},
-			11, `server: unknown key "colour"`, "known keys here: listen, max_body, page_concurrency, public_url, shutdown_timeout"},
+			11, `server: unknown key "colour"`, "known keys here: listen, max_body, page_concurrency, public_url, shutdown_timeout, trusted_proxies"},
 		{"unknown variant key", fixture{tail: "        variants: [{ name: a, stok: 1 }]\n"},
 			11, `merchants[0].offers[0].variants[0]: unknown key "stok"`, "did you mean `stock`?"},
 		{"duplicate key", fixture{tail: "        title: U\n"},
@@ -108,6 +108,8 @@ func TestEachProblemIsReportedAtItsLine(t *testing.T) {
 			11, `checkout.hold: "15" is not a duration`, "15m"},
 		{"size with unknown unit", fixture{tail: "server: { max_body: 1 MeB }\n"},
 			11, `server.max_body: "1 MeB" has an unknown unit`, "1MiB"},
+		{"trusted proxy that is a host name", fixture{tail: "server:\n  trusted_proxies:\n    - 10.0.0.0/8\n    - proxy.local\n"},
+			14, `server.trusted_proxies[1]: "proxy.local" is not an IP address or range`, "10.0.0.0/8"},
 		{"time without zone", fixture{tail: "        starts_at: 2026-12-01T17:00:00\n"},
 			11, `merchants[0].offers[0].starts_at: "2026-12-01T17:00:00" is not a time with a zone`, "2026-12-01T17:00:00Z"},
 

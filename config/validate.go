@@ -178,6 +178,12 @@ func (v *validator) server(s Server) {
 	if s.PageConcurrency < 0 {
 		v.add("server.page_concurrency", "leave it out for one more than the cores, or give a number of pages", "%d is negative", s.PageConcurrency)
 	}
+	for i, e := range s.TrustedProxies {
+		path := fmt.Sprintf("server.trusted_proxies[%d]", i)
+		if _, ok := parseProxy(e); !ok && !v.failed(path) {
+			v.add(path, `write an address or a CIDR range, e.g. "10.0.0.0/8" or "192.0.2.1"`, "%q is not an IP address or range", e)
+		}
+	}
 }
 
 func (v *validator) storage(s Storage) {

@@ -119,7 +119,7 @@ func (p *MerchantPage) merchantFor(token string) (string, bool) {
 // address is refused the token is not compared at all and wait says how
 // long is left.
 func (p *MerchantPage) checkToken(c *fiber.Ctx, token string) (id string, ok bool, wait time.Duration) {
-	ip, now := c.IP(), p.Now()
+	ip, now := ClientIP(c), p.Now()
 	if wait := p.limit.wait(ip, now); wait > 0 {
 		return "", false, wait
 	}
@@ -266,7 +266,7 @@ func (p *MerchantPage) signIn(c *fiber.Ctx, status int, alert string) error {
 }
 
 func (p *MerchantPage) wrongToken(c *fiber.Ctx) error {
-	p.Log.Warn("merchant page: wrong token", "ip", c.IP(), "path", c.Path())
+	p.Log.Warn("merchant page: wrong token", "ip", ClientIP(c), "path", c.Path())
 	return p.signIn(c, fiber.StatusUnauthorized, "That token is not right. Check the merchant's dashboard_token and try again.")
 }
 
@@ -344,7 +344,7 @@ func (p *MerchantPage) csv(c *fiber.Ctx) error {
 		}
 	}
 	if !ok {
-		p.Log.Warn("merchant page: orders.csv refused", "ip", c.IP())
+		p.Log.Warn("merchant page: orders.csv refused", "ip", ClientIP(c))
 		secureHeaders(c)
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hashcart merchant"`)
 		return c.Status(fiber.StatusUnauthorized).SendString("a valid dashboard token is required (Authorization: Bearer, or sign in at /merchant)\n")

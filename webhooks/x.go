@@ -84,7 +84,7 @@ func (h *XHandler) deliver(c *fiber.Ctx) error {
 	body := c.Body()
 	if !h.validSignature(c.Get(SignatureHeader), body) {
 		observer(h.Observer).SignatureRejected("x")
-		h.Log.WarnContext(c.UserContext(), "x webhook signature rejected", "remote", c.IP(), "signed", c.Get(SignatureHeader) != "")
+		h.Log.WarnContext(c.UserContext(), "x webhook signature rejected", "remote", ClientIP(c), "signed", c.Get(SignatureHeader) != "")
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "missing or invalid " + SignatureHeader})
 	}
 	forUser, events, err := inbox.Split(body, h.Now())

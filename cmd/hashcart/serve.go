@@ -81,6 +81,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 	committer := inbox.NewCommitter(svc.db.Inbox(), 1000, svc.workers.Wake, log)
 
 	app := webhooks.NewApp(int(cfg.Server.MaxBody), log)
+	webhooks.TrustProxies(app, cfg.Server.Proxies())
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	mountOps(app, cfg, svc.db, m, log)
 	xh := &webhooks.XHandler{
