@@ -67,6 +67,10 @@ type CheckoutPages struct {
 	// Slots, when set, bounds how many of these pages render at once
 	// (server.page_concurrency).
 	Slots *Slots
+	// ReceiptsByEmail says that the payment provider emails the buyer a
+	// receipt at the address the form asks for (Stripe does; the sandbox
+	// does not); the form says so.
+	ReceiptsByEmail bool
 }
 
 // Mount registers the pages.
@@ -109,8 +113,11 @@ type pageView struct {
 	Alert      string
 	Countries  template.HTML
 	Free       bool
-	Orders     []orderView
-	Saved      string
+	// EmailReceipt: a receipt goes to the email given (a paid order, with
+	// a provider that emails receipts).
+	EmailReceipt bool
+	Orders       []orderView
+	Saved        string
 	// The change of variant and quantity.
 	Variants   []choice
 	Quantities []choice
@@ -187,6 +194,7 @@ func (p *CheckoutPages) render(c *fiber.Ctx, status int, name string, v pageView
 	if v.Merchant == "" {
 		v.Merchant = "the shop"
 	}
+	v.EmailReceipt = p.ReceiptsByEmail && !v.Free
 	var b bytes.Buffer
 	if err := checkoutPage.ExecuteTemplate(&b, name, v); err != nil {
 		return err

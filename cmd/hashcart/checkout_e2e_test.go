@@ -108,6 +108,10 @@ func TestCheckoutWithTheSandboxCard(t *testing.T) {
 	if len(form.body) > 50*1024 {
 		t.Errorf("checkout page is %d bytes, want under 50 KB", len(form.body))
 	}
+	// The buyer is told who gets the email; the sandbox emails no receipt.
+	if !strings.Contains(form.body, "Acme Records gets it with your order, to reach you about delivery.") || strings.Contains(form.body, "receipt") {
+		t.Errorf("the email field does not say what the email is for:\n%s", form.body)
+	}
 	if form.header.Get("Referrer-Policy") != "no-referrer" || form.header.Get("Cache-Control") != "no-store" || !strings.Contains(form.header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("checkout headers %v", form.header)
 	}

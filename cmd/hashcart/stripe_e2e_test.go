@@ -42,6 +42,9 @@ func TestStripeCheckoutAgainstStripeMock(t *testing.T) {
 	s.deliver(t, replyTo("1001", 1, "#BuyNow red x2"))
 	link := s.linkFor(t, 1)
 	form := get(t, link)
+	if !strings.Contains(form.body, "Acme Records gets it with your order, to reach you about delivery; your receipt is emailed to it.") {
+		t.Errorf("with Stripe the email field does not say the receipt goes to it:\n%s", form.body)
+	}
 	next := postForm(t, link, shipping(csrfOf(t, form)))
 	if next.status != 303 || next.location == "" || strings.HasPrefix(next.location, s.base) {
 		t.Fatalf("submit: %d to %q, want a redirect to the Checkout Session", next.status, next.location)

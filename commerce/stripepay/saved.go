@@ -14,7 +14,8 @@ import (
 
 // ChargeSaved charges a saved card with the buyer away (a one-tap repeat
 // buy): a PaymentIntent for r.Amount on m's Customer and method, with
-// off_session and confirm set, metadata order_id, and the idempotency key
+// off_session and confirm set, metadata order_id, receipt_email r.Email
+// (Stripe emails the receipt there), and the idempotency key
 // "charge:" + r.Reference, so charging one order twice (a retried DM) is
 // one charge.
 //
@@ -45,6 +46,9 @@ func (p *Provider) ChargeSaved(ctx context.Context, r commerce.PaymentRequest, m
 	}
 	if r.Description != "" {
 		params.Description = stripe.String(r.Description)
+	}
+	if r.Email != "" {
+		params.ReceiptEmail = stripe.String(r.Email)
 	}
 	params.AddMetadata(metaOrderID, strconv.FormatInt(r.OrderID, 10))
 	params.SetIdempotencyKey("charge:" + r.Reference)

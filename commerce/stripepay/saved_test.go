@@ -31,7 +31,7 @@ func TestChargeSavedSendsAnOffSessionConfirmedIntent(t *testing.T) {
 	r := reqs[0]
 	want := map[string]string{
 		"amount": "2500", "currency": "usd", "customer": "cus_123", "payment_method": "pm_123",
-		"off_session": "true", "confirm": "true", "metadata[order_id]": "42",
+		"off_session": "true", "confirm": "true", "metadata[order_id]": "42", "receipt_email": "ada@example.com",
 	}
 	for k, v := range want {
 		if got := r.Form.Get(k); got != v {

@@ -35,7 +35,9 @@ const (
 // = r.Reference, metadata order_id (and save_method when r.SaveMethod, which
 // also sets payment_intent_data.setup_future_usage = off_session so the
 // card can pay the next order with one tap), success_url = r.ReturnURL and
-// cancel_url = r.CancelURL.
+// cancel_url = r.CancelURL. r.Email, the address the buyer gave on the
+// checkout page, is payment_intent_data.receipt_email: Stripe emails the
+// receipt there once the payment succeeds.
 //
 // expires_at is r.ExpiresAt, but Stripe only accepts 30 minutes to 24 hours
 // ahead. commerce extends a shorter hold to MinSessionLife from now before
@@ -96,6 +98,9 @@ func (p *Provider) StartPayment(ctx context.Context, r commerce.PaymentRequest) 
 	}
 	params.AddMetadata(metaOrderID, orderID)
 	params.PaymentIntentData.AddMetadata(metaOrderID, orderID)
+	if r.Email != "" {
+		params.PaymentIntentData.ReceiptEmail = stripe.String(r.Email)
+	}
 	if r.SaveMethod {
 		params.AddMetadata(metaSaveMethod, "true")
 		params.PaymentIntentData.SetupFutureUsage = stripe.String("off_session")
@@ -140,7 +145,7 @@ func checkoutKey(reference, customer, name string, expiresAt int64, r commerce.P
 		customer, name, strconv.FormatInt(r.OrderID, 10),
 		strconv.FormatInt(r.Amount.Amount, 10), strings.ToLower(r.Amount.Currency),
 		strconv.FormatInt(expiresAt, 10), strconv.FormatBool(r.SaveMethod),
-		r.ReturnURL, r.CancelURL,
+		r.ReturnURL, r.CancelURL, r.Email,
 	} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})

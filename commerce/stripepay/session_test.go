@@ -47,6 +47,7 @@ func TestStartPaymentOpensCheckoutSessionForTheOrder(t *testing.T) {
 		"metadata[save_method]":                         "true",
 		"payment_intent_data[setup_future_usage]":       "off_session",
 		"payment_intent_data[metadata][order_id]":       "42",
+		"payment_intent_data[receipt_email]":            "ada@example.com",
 		"success_url":                                   r.ReturnURL,
 		"cancel_url":                                    r.CancelURL,
 		"expires_at":                                    strconv.FormatInt(r.ExpiresAt.Unix(), 10),
