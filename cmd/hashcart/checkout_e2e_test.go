@@ -122,8 +122,15 @@ func TestCheckoutWithTheSandboxCard(t *testing.T) {
 	}
 	bad := shipping(csrf)
 	bad.Set("country", "FR")
-	if p := postForm(t, link, bad); p.status != 422 || !strings.Contains(p.body, "does not ship there") {
-		t.Fatalf("shipping to FR: %d\n%s", p.status, p.body)
+	if p := postForm(t, link, bad); p.status != 422 || !strings.Contains(p.body, "does not ship there") ||
+		!strings.Contains(p.body, `required aria-invalid="true" aria-describedby="country-err">`) || !strings.Contains(p.body, `id="country-err"`) {
+		t.Fatalf("shipping to FR: %d, want the country marked invalid and its error tied to it\n%s", p.status, p.body)
+	}
+	noEmail := shipping(csrf)
+	noEmail.Set("email", "ada at example")
+	if p := postForm(t, link, noEmail); p.status != 422 || !strings.Contains(p.body, `aria-invalid="true" aria-describedby="email-err email-use"`) ||
+		!strings.Contains(p.body, `id="name" name="name" autocomplete="name" value="Ada Lovelace" required>`) {
+		t.Fatalf("a bad email: %d, want only the email marked invalid\n%s", p.status, p.body)
 	}
 	toPay := postForm(t, link, shipping(csrf))
 	fields += 7
