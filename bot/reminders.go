@@ -79,10 +79,11 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 		step := i + 1
 		since, before := now.Add(-after-lookback), now.Add(-after)
 		// Small batches, each claimed and answered in one transaction, so
-		// that instances split the work. Every candidate is either answered
-		// or recorded as skipped, so the batches move on.
-		n, err := r.batches(ctx, func(ctx context.Context) (int, int, error) {
-			carts, err := r.Store.DueCartReminders(ctx, step, since, before, reminderBatch)
+		// that instances split the work. Each batch reads on after the last
+		// candidate of the one before: those were answered or recorded as
+		// skipped, and those another instance had locked are its to answer.
+		n, err := r.batches(ctx, func(ctx context.Context, after commerce.ReminderCursor) (int, int, commerce.ReminderCursor, error) {
+			carts, err := r.Store.DueCartReminders(ctx, step, since, before, after, reminderBatch)
 			sent := 0
 			for i := 0; err == nil && i < len(carts); i++ {
 				var ok bool
@@ -90,14 +91,17 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 					sent++
 				}
 			}
-			return len(carts), sent, err
+			if len(carts) > 0 {
+				after = carts[len(carts)-1].Cursor
+			}
+			return len(carts), sent, after, err
 		})
 		sent += n
 		if err != nil {
 			return sent, err
 		}
-		n, err = r.batches(ctx, func(ctx context.Context) (int, int, error) {
-			holds, err := r.Store.DueHoldReminders(ctx, step, since, before, reminderBatch)
+		n, err = r.batches(ctx, func(ctx context.Context, after commerce.ReminderCursor) (int, int, commerce.ReminderCursor, error) {
+			holds, err := r.Store.DueHoldReminders(ctx, step, since, before, after, reminderBatch)
 			sent := 0
 			for i := 0; err == nil && i < len(holds); i++ {
 				var ok bool
@@ -105,7 +109,10 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 					sent++
 				}
 			}
-			return len(holds), sent, err
+			if len(holds) > 0 {
+				after = holds[len(holds)-1].Cursor
+			}
+			return len(holds), sent, after, err
 		})
 		sent += n
 		if err != nil {
@@ -116,24 +123,28 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 }
 
 // batches runs one kind of candidate, a claimed batch per transaction,
-// until a batch finds none (or only skips, short of a full batch); claim
-// returns how many candidates it saw and how many it answered.
-func (r *Reminders) batches(ctx context.Context, claim func(ctx context.Context) (seen, sent int, err error)) (int, error) {
+// until a batch comes back short of a full one (the window holds no more);
+// claim gets the cursor after the previous batch and returns how many
+// candidates it saw, how many it answered, and the cursor after its last.
+func (r *Reminders) batches(ctx context.Context, claim func(ctx context.Context, after commerce.ReminderCursor) (seen, sent int, next commerce.ReminderCursor, err error)) (int, error) {
 	total := 0
+	var after commerce.ReminderCursor
 	for batch := 0; ctx.Err() == nil && batch < maxReminderBatches; batch++ {
 		var seen, sent int
+		var next commerce.ReminderCursor
 		err := r.InTx(ctx, func(ctx context.Context) error {
 			var err error
-			seen, sent, err = claim(ctx)
+			seen, sent, next, err = claim(ctx, after)
 			return err
 		})
 		total += sent
 		if err != nil {
 			return total, err
 		}
-		if seen == 0 || (sent == 0 && seen < reminderBatch) {
+		if seen < reminderBatch {
 			break
 		}
+		after = next
 	}
 	return total, nil
 }

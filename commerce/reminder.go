@@ -11,6 +11,8 @@ type CartReminder struct {
 	CartID     int64
 	MerchantID string
 	Buyer      Buyer
+	// Cursor is the cart's place among the step's candidates.
+	Cursor ReminderCursor
 }
 
 // HoldReminder is a buyer who held an offer and has not bought it.
@@ -20,6 +22,19 @@ type HoldReminder struct {
 	Buyer      Buyer
 	// LatestHold is the buyer's newest hold on the offer.
 	LatestHold int64
+	// Cursor is the candidate's place among the step's candidates.
+	Cursor ReminderCursor
+}
+
+// ReminderCursor orders a step's candidates: by the time their steps count
+// from (a cart's last change, a buyer's first hold on the offer), then by
+// row id. A run asks for the candidates after the last one of its previous
+// batch, so each batch reads on from where the last stopped instead of
+// past every candidate answered before it. The zero cursor is the start of
+// the window.
+type ReminderCursor struct {
+	At time.Time
+	ID int64
 }
 
 // ReminderStore finds what is due for a reminder step, among what crossed
@@ -30,11 +45,12 @@ type HoldReminder struct {
 // changed; for holds: any paid order of the offer), and those whose
 // reminder key for the step exists already.
 type ReminderStore interface {
-	// DueCartReminders returns open carts last changed in (since, before].
-	DueCartReminders(ctx context.Context, step int, since, before time.Time, limit int) ([]CartReminder, error)
+	// DueCartReminders returns open carts last changed in (since, before]
+	// and after the cursor after, in cursor order.
+	DueCartReminders(ctx context.Context, step int, since, before time.Time, after ReminderCursor, limit int) ([]CartReminder, error)
 	// DueHoldReminders returns buyers whose first hold on an offer was
-	// made in (since, before].
-	DueHoldReminders(ctx context.Context, step int, since, before time.Time, limit int) ([]HoldReminder, error)
+	// made in (since, before] and after the cursor after, in cursor order.
+	DueHoldReminders(ctx context.Context, step int, since, before time.Time, after ReminderCursor, limit int) ([]HoldReminder, error)
 	// SkipReminder records a step decided against (under its message key),
 	// so that it is not a candidate again.
 	SkipReminder(ctx context.Context, key string, now time.Time) error

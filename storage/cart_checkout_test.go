@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestCartCheckoutHoldsEveryLineOnce(t *testing.T) {
 		// A checked-out cart is not reminded of.
 		var due []commerce.CartReminder
 		_ = db.InTx(ctx, func(ctx context.Context) error {
-			due, _ = db.Shop().DueCartReminders(ctx, 0, clk.Now().Add(-48*time.Hour), clk.Now().Add(time.Hour), 10)
+			due, _ = db.Shop().DueCartReminders(ctx, 0, clk.Now().Add(-48*time.Hour), clk.Now().Add(time.Hour), commerce.ReminderCursor{}, 10)
 			return nil
 		})
 		if len(due) != 0 {
@@ -321,6 +322,70 @@ func TestExpiredCartPaymentSessionReturnsEveryLine(t *testing.T) {
 		}
 		if l, to := remaining(t, db, last, ""), remaining(t, db, tote, ""); l != 1 || to != 50 {
 			t.Fatalf("left: print %d tote %d; want 1 and 50", l, to)
+		}
+	})
+}
+
+// A reminder step's candidates come in cursor order, and a batch that
+// starts after the previous batch's last candidate gets the next ones:
+// carts and first holds made in the same instant are all found, once
+// each, however the batches fall.
+func TestReminderCandidatesPageByCursor(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)}
+	storagetest.Each(t, storagetest.Options{Now: clk.Now}, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		shop, _ := newCartShop(t, db, clk)
+		_, _, tote, _ := cartCatalog()
+		const n = 7 // carts (and holds) per instant
+		var carts, holds []string
+		for instant := 0; instant < 2; instant++ {
+			for i := 0; i < n; i++ {
+				b := buyer(instant*n + i)
+				fillCart(t, shop, b, commerce.Match{Offer: tote, Quantity: 1})
+				if _, _, err := shop.Buy(ctx, commerce.Match{Offer: tote, Quantity: 1}, b); err != nil {
+					t.Fatal(err)
+				}
+				carts, holds = append(carts, b.XUserID), append(holds, b.XUserID)
+			}
+			clk.now = clk.now.Add(time.Minute)
+		}
+		since, before := clk.now.Add(-time.Hour), clk.now
+		for _, limit := range []int{1, 3, n, 20} {
+			var gotCarts, gotHolds []string
+			var afterCart, afterHold commerce.ReminderCursor
+			for batch := 0; batch < 100; batch++ {
+				var cs []commerce.CartReminder
+				var hs []commerce.HoldReminder
+				err := db.InTx(ctx, func(ctx context.Context) error {
+					var err error
+					if cs, err = db.Shop().DueCartReminders(ctx, 1, since, before, afterCart, limit); err != nil {
+						return err
+					}
+					hs, err = db.Shop().DueHoldReminders(ctx, 1, since, before, afterHold, limit)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cs {
+					gotCarts = append(gotCarts, c.Buyer.XUserID)
+				}
+				for _, h := range hs {
+					gotHolds = append(gotHolds, h.Buyer.XUserID)
+				}
+				if len(cs) > 0 {
+					afterCart = cs[len(cs)-1].Cursor
+				}
+				if len(hs) > 0 {
+					afterHold = hs[len(hs)-1].Cursor
+				}
+				if len(cs) < limit && len(hs) < limit {
+					break
+				}
+			}
+			if !slices.Equal(gotCarts, carts) || !slices.Equal(gotHolds, holds) {
+				t.Errorf("limit %d: carts %v, holds %v; want each of %v once, in order", limit, gotCarts, gotHolds, carts)
+			}
 		}
 	})
 }

@@ -37,6 +37,7 @@ var migrations = []migration{
 	{15, "holds expiry index for bounded lookups only", holdsExpirySchema},
 	{16, "outbox ready and lease indexes", outboxReadySchema},
 	{17, "inbox due index", inboxDueSchema},
+	{18, "reminder cursor indexes", reminderCursorSchema},
 }
 
 // SchemaVersion is the version of the newest migration this binary knows.

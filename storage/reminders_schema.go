@@ -25,3 +25,16 @@ CREATE TABLE reminder_skips (
 const reminderOrdersSchema = `
 CREATE INDEX orders_by_buyer_merchant ON orders (buyer_id, merchant_id, created_at);
 `
+
+// reminderCursorSchema orders the reminder indexes by time and then row id,
+// the order a run's batches walk in (commerce.ReminderCursor): each batch
+// reads on from the last one's cursor, and with the id in the index
+// PostgreSQL returns the candidates in that order and stops at the
+// batch's limit, rather than sorting every candidate of the window for
+// each batch. (A SQLite index ends with the rowid anyway.)
+const reminderCursorSchema = `
+CREATE INDEX carts_open_by_update_id ON carts (updated_at, id) WHERE status = 'open';
+DROP INDEX carts_open_by_update;
+CREATE INDEX holds_by_creation_id ON holds (created_at, id);
+DROP INDEX holds_by_creation;
+`
