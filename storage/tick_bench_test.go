@@ -43,14 +43,20 @@ func seedMillion(b *testing.B, db *storage.DB, n int) time.Time {
 	return now
 }
 
+// benchRows is HASHCART_BENCH_ROWS, or def when it is not set.
+func benchRows(def int) int {
+	n := def
+	if v := os.Getenv("HASHCART_BENCH_ROWS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	return n
+}
+
 // BenchmarkTicksOverAMillionRows times one expiry tick and the reminder
 // queries of one step over a million holds and a million carts. Set
 // HASHCART_BENCH_ROWS to change the count.
 func BenchmarkTicksOverAMillionRows(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("HASHCART_BENCH_ROWS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchRows(1_000_000)
 	for _, d := range storagetest.Drivers() {
 		b.Run(d, func(b *testing.B) {
 			db := storagetest.Open(b, d, storagetest.Options{})
@@ -101,10 +107,7 @@ ORDER BY h.created_at LIMIT 200`, now.Add(-time.Hour), now.Add(-2*time.Hour)))
 // queuing its reminder, each reading on from the last one's cursor.
 // ns/op is the whole step; query-ms/op the candidate queries' part.
 func BenchmarkReminderStepOverABacklog(b *testing.B) {
-	n := 4000
-	if v := os.Getenv("HASHCART_BENCH_ROWS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchRows(4000)
 	for _, d := range storagetest.Drivers() {
 		b.Run(d, func(b *testing.B) {
 			ctx := context.Background()
