@@ -72,6 +72,13 @@ type BuyerForgetter interface {
 	ForgetBuyer(ctx context.Context, buyerID string) error
 }
 
+// ReceiptEmailer is a provider that emails the buyer a receipt at
+// PaymentRequest.Email once a payment succeeds; the checkout page says so
+// beside the email field.
+type ReceiptEmailer interface {
+	EmailsReceipts() bool
+}
+
 // OneTapFailure is a one-tap charge that did not pay: the buyer finishes
 // on the checkout page (the hold's link) or learns the hold has ended.
 type OneTapFailure struct {

@@ -68,8 +68,8 @@ type CheckoutPages struct {
 	// (server.page_concurrency).
 	Slots *Slots
 	// ReceiptsByEmail says that the payment provider emails the buyer a
-	// receipt at the address the form asks for (Stripe does; the sandbox
-	// does not); the form says so.
+	// receipt at the address the form asks for (a commerce.ReceiptEmailer,
+	// as Stripe is; the sandbox is not); the form says so.
 	ReceiptsByEmail bool
 }
 

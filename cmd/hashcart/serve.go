@@ -100,9 +100,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, x serv
 		Links: svc.links, Store: svc.db.Shop(), Orders: svc.db.Orders(), Details: svc.db.Orders(), Checkout: svc.checkout, Shop: svc.bot.Shop,
 		Forget: svc.forget, Catalog: svc.catalog.Load, CSRFKey: svc.csrfKey, PublicURL: cfg.Server.PublicURL,
 		Now: time.Now, Log: log, Slots: webhooks.NewSlots(pageSlots(cfg.Server.PageConcurrency), 10*time.Second),
-		ReceiptsByEmail: cfg.Payments.Provider == "stripe",
 	}
 	pages.Opened = svc.db.Shop().MarkLinkOpened
+	if r, ok := svc.checkout.Provider.(commerce.ReceiptEmailer); ok {
+		pages.ReceiptsByEmail = r.EmailsReceipts()
+	}
 	pages.Mount(app)
 	mountMerchantPage(app, svc, cfg, log)
 	// The messages a payment outcome enqueues wake the sender once

@@ -116,6 +116,10 @@ func (p *Provider) StartPayment(ctx context.Context, r commerce.PaymentRequest) 
 	return commerce.PaymentSession{ID: s.ID, RedirectURL: s.URL}, nil
 }
 
+// EmailsReceipts implements commerce.ReceiptEmailer: StartPayment and
+// ChargeSaved give Stripe the buyer's email as receipt_email.
+func (p *Provider) EmailsReceipts() bool { return true }
+
 // MinSessionLife is 32 minutes: Stripe's 30-minute minimum, the minute of
 // margin SessionExpiry keeps, and a minute for the request to arrive.
 // commerce extends a hold ending sooner to now+32 min before the session is
