@@ -7,8 +7,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// clientIPKey holds the client's address that TrustProxies worked out.
-type clientIPKey struct{}
+// proxiesKey holds the trusted proxies TrustProxies was given.
+type proxiesKey struct{}
 
 // TrustProxies makes ClientIP name the client behind the reverse proxies
 // in trusted (server.trusted_proxies) for every route registered after it:
@@ -17,20 +17,15 @@ type clientIPKey struct{}
 // itself. Proxies append the address they saw to the header, so the
 // addresses to its left, which a client may have written, are never
 // taken. With no trusted proxies it does nothing: the connection's
-// address is the client's.
+// address is the client's. The address is worked out only for a request
+// that asks ClientIP (a refused token, a log line), not for every request.
 func TrustProxies(app fiber.Router, trusted []netip.Prefix) {
 	if len(trusted) == 0 {
 		return
 	}
+	proxies := &trusted
 	app.Use(func(c *fiber.Ctx) error {
-		peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
-		if ok {
-			var forwarded []string
-			for _, v := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
-				forwarded = append(forwarded, string(v))
-			}
-			c.Locals(clientIPKey{}, clientAddr(peer.Unmap(), forwarded, trusted).String())
-		}
+		c.Locals(proxiesKey{}, proxies)
 		return c.Next()
 	})
 }
@@ -38,10 +33,16 @@ func TrustProxies(app fiber.Router, trusted []netip.Prefix) {
 // ClientIP is the address of the client that made the request: the
 // connection's, or the one behind a trusted proxy (TrustProxies).
 func ClientIP(c *fiber.Ctx) string {
-	if ip, ok := c.Locals(clientIPKey{}).(string); ok {
-		return ip
+	proxies, _ := c.Locals(proxiesKey{}).(*[]netip.Prefix)
+	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if proxies == nil || !ok {
+		return c.IP()
 	}
-	return c.IP()
+	var forwarded []string
+	for _, v := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+		forwarded = append(forwarded, string(v))
+	}
+	return clientAddr(peer.Unmap(), forwarded, *proxies).String()
 }
 
 // clientAddr works out the client of a request that came from peer with
